@@ -28,3 +28,11 @@ def stripe_sandbox_dir(home: Path | None = None) -> Path:
 
 def warehouse_path(home: Path | None = None) -> Path:
     return (home or state_home()) / "warehouse.duckdb"
+
+
+CONFIG_ENV_VAR = "SF_STRIPE_CONFIG"
+
+
+def config_path() -> Path:
+    """The sync config file: `$SF_STRIPE_CONFIG`, else `./sf_stripe.yaml`."""
+    return Path(os.environ.get(CONFIG_ENV_VAR) or "sf_stripe.yaml").resolve()

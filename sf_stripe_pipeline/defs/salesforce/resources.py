@@ -1,0 +1,71 @@
+"""`SalesforceResource`: simple-salesforce against a real org, or against the embedded Salesforce sandbox.
+
+Auth is one of (first match wins):
+- instance URL + access token (`SF_INSTANCE_URL`, `SF_ACCESS_TOKEN`);
+- OAuth JWT bearer through a connected app (`SF_USERNAME`, `SF_CONSUMER_KEY`, `SF_PRIVATE_KEY_FILE`, `SF_DOMAIN`);
+- username + password + security token (`SF_USERNAME`, `SF_PASSWORD`, `SF_SECURITY_TOKEN`, `SF_DOMAIN`).
+With none configured, the client talks to the sandbox under `$SF_STRIPE_HOME/sandbox/salesforce`.
+Secrets reach the resource only as `dagster.EnvVar`s (see `defs/resources.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+from simple_salesforce import Salesforce
+
+from sf_stripe_pipeline import home
+from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
+
+API_VERSION = "62.0"
+
+
+class SalesforceResource(dg.ConfigurableResource):
+    """A Salesforce REST client. Unconfigured, it is the embedded sandbox."""
+
+    instance_url: str | None = None
+    access_token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    security_token: str | None = None
+    consumer_key: str | None = None
+    private_key_file: str | None = None
+    domain: str | None = None
+    """`login` (production) or `test` (a Salesforce sandbox org)."""
+    api_version: str = API_VERSION
+    sandbox_dir: str | None = None
+    """The embedded sandbox's folder; default `$SF_STRIPE_HOME/sandbox/salesforce`."""
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return not (self.access_token or self.username)
+
+    def get_client(self) -> Salesforce:
+        if self.access_token:
+            return Salesforce(instance_url=self.instance_url, session_id=self.access_token, version=self.api_version)
+        if self.username and self.consumer_key:
+            return Salesforce(
+                username=self.username,
+                consumer_key=self.consumer_key,
+                privatekey_file=self.private_key_file,
+                domain=self.domain,
+                version=self.api_version,
+            )
+        if self.username:
+            return Salesforce(
+                username=self.username,
+                password=self.password,
+                security_token=self.security_token,
+                domain=self.domain,
+                version=self.api_version,
+            )
+        return SalesforceSandbox(self.sandbox_dir or home.salesforce_sandbox_dir()).client()
+
+    @staticmethod
+    def api_usage(client: Salesforce) -> dict[str, Any]:
+        """Daily API usage from the last `Sforce-Limit-Info` header, for run metadata."""
+        usage = client.api_usage.get("api-usage")
+        if usage is None:
+            return {}
+        return {"salesforce/api_used": usage.used, "salesforce/api_limit": usage.total}

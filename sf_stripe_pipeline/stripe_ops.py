@@ -1,0 +1,159 @@
+"""The Stripe side of the imperative shell: read the objects the plan is about, and execute a plan.
+
+Both are thin: what to write comes from the pure planner (`sync/plan.py`); here we only resolve symbolic
+references (`{"$ref": "customer:001…"}`) to Stripe ids, call stripe-python with each operation's deterministic
+idempotency key, and report an outcome per operation. A re-run after a crash re-plans the same operations with the
+same keys, so Stripe replays the creates that already happened instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from sf_stripe_pipeline.sync.plan import PlannedOperation
+from sf_stripe_pipeline.sync.translate import REF_KEY, DesiredObject
+
+SERVICES = {
+    "customer": "customers",
+    "product": "products",
+    "price": "prices",
+    "coupon": "coupons",
+    "subscription_schedule": "subscription_schedules",
+    "subscription": "subscriptions",
+    "invoice_item": "invoice_items",
+    "invoice": "invoices",
+}
+
+
+def service(client: stripe.StripeClient, stripe_object: str) -> Any:
+    return getattr(client.v1, SERVICES[stripe_object])
+
+
+def object_ref(stripe_object: str, key: str) -> str:
+    return f"{stripe_object}:{key}"
+
+
+@dataclass(frozen=True)
+class ActualObject:
+    ref: str
+    stripe_id: str | None
+    state: str
+    """`found`, `missing` (no id known, or the id no longer exists: re-create, F6) or `deleted` (an error, F6)."""
+    body: dict[str, Any] | None
+
+
+def fetch_actual(
+    client: stripe.StripeClient, desired: Iterable[DesiredObject], known_ids: Mapping[str, str]
+) -> list[ActualObject]:
+    """Retrieve the current Stripe object behind each desired object, by the ledger's id or else the Stripe id
+    written on the Salesforce record (adoption of a pasted `Stripe_ID__c`, spec §1.4)."""
+    actual = []
+    for wanted in desired:
+        ref = object_ref(wanted.stripe_object, wanted.key)
+        stripe_id = known_ids.get(ref) or wanted.linked_stripe_id
+        if not stripe_id:
+            actual.append(ActualObject(ref, None, "missing", None))
+            continue
+        try:
+            body = service(client, wanted.stripe_object).retrieve(stripe_id).to_dict(for_json=True)
+        except stripe.InvalidRequestError as error:
+            if error.code != "resource_missing":
+                raise
+            actual.append(ActualObject(ref, stripe_id, "missing", None))
+            continue
+        actual.append(ActualObject(ref, stripe_id, "deleted" if body.get("deleted") else "found", body))
+    return actual
+
+
+@dataclass(frozen=True)
+class OperationOutcome:
+    operation: PlannedOperation
+    status: str
+    """`success`, `error` or `skipped` (a dependency failed)."""
+    stripe_id: str | None
+    message: str
+    request_id: str | None
+
+
+class UnresolvedReference(LookupError):
+    pass
+
+
+def resolve_refs(value: Any, ids: Mapping[str, str]) -> Any:
+    """Replace every `{"$ref": "object:key"}` in `value` by the referenced object's Stripe id."""
+    if isinstance(value, dict):
+        if set(value) == {REF_KEY}:
+            try:
+                return ids[value[REF_KEY]]
+            except KeyError:
+                raise UnresolvedReference(value[REF_KEY]) from None
+        return {name: resolve_refs(item, ids) for name, item in value.items()}
+    if isinstance(value, list):
+        return [resolve_refs(item, ids) for item in value]
+    return value
+
+
+def _call(client: stripe.StripeClient, operation: PlannedOperation, params: dict[str, Any]) -> Any:
+    target = service(client, operation.stripe_object)
+    options: stripe.RequestOptions = {"idempotency_key": operation.idempotency_key}
+    if operation.operation == "create":
+        return target.create(params=params, options=options)
+    if operation.operation in ("update", "archive"):
+        return target.update(operation.stripe_id, params=params, options=options)
+    if operation.operation == "cancel":
+        return target.cancel(operation.stripe_id, params=params, options=options)
+    raise ValueError(f"Unknown operation {operation.operation!r} for {operation.stripe_object} {operation.key}")
+
+
+def execute_plan(
+    client: stripe.StripeClient, operations: Sequence[PlannedOperation], known_ids: Mapping[str, str]
+) -> list[OperationOutcome]:
+    """Run the operations in dependency order. An operation whose dependency failed is skipped, not attempted."""
+    ids = dict(known_ids)
+    failed: set[str] = set()
+    outcomes = []
+    for operation in sorted(operations, key=lambda op: op.seq):
+        ref = object_ref(operation.stripe_object, operation.key)
+        try:
+            params = resolve_refs(operation.params, {k: v for k, v in ids.items() if k not in failed})
+        except UnresolvedReference as missing:
+            failed.add(ref)
+            message = f"Skipped: {missing.args[0]} was not synced, so {operation.stripe_object} {operation.key} cannot be."
+            outcomes.append(OperationOutcome(operation, "skipped", operation.stripe_id, message, None))
+            continue
+        try:
+            result = _call(client, operation, params)
+        except stripe.StripeError as error:
+            failed.add(ref)
+            message = f"Stripe Error: {error.user_message or error}"
+            outcomes.append(OperationOutcome(operation, "error", operation.stripe_id, message, error.request_id))
+            continue
+        ids[ref] = result.id
+        request_id = result.last_response.request_id if result.last_response else None
+        outcomes.append(OperationOutcome(operation, "success", result.id, _describe(operation, result.id), request_id))
+    return outcomes
+
+
+_LABELS = {
+    "customer": "Customer",
+    "product": "Product",
+    "price": "Price",
+    "coupon": "Coupon",
+    "subscription_schedule": "Subscription Schedule",
+    "subscription": "Subscription",
+    "invoice_item": "Invoice Item",
+    "invoice": "Invoice",
+}
+
+
+def object_label(stripe_object: str) -> str:
+    return _LABELS.get(stripe_object, stripe_object)
+
+
+def _describe(operation: PlannedOperation, stripe_id: str) -> str:
+    verb = {"create": "Created", "update": "Updated", "archive": "Archived", "cancel": "Canceled"}[operation.operation]
+    return f"{verb} Stripe {object_label(operation.stripe_object)} with Id: {stripe_id}"

@@ -1,0 +1,123 @@
+"""Sync records: what a run tells Salesforce (`Sync_Record__c`, spec F7) about each order it handled.
+
+Pure functions. Given the contracts in scope, their violations, and the outcome of every Stripe operation, they
+say which `Sync_Record__c` rows should exist, keyed by `Compound_ID__c = "<primary>-<secondary>"`:
+- a quarantined contract gets one Error record per failing record (secondary), listing every rule it breaks;
+- a failed or skipped operation gets an Error record on the record it was for;
+- an order whose contract fully synced gets one Success record, and its earlier Error records become Resolved.
+
+The shell writes only the rows that differ from what Salesforce already holds, so a re-run that changes nothing
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sf_stripe_pipeline.stripe_ops import OperationOutcome, object_label
+from sf_stripe_pipeline.sync.contracts import Contract
+from sf_stripe_pipeline.sync.rules import Violation
+
+ERROR, SUCCESS, RESOLVED = "Error", "Success", "Resolved"
+PRIMARY_OBJECT_TYPE = "Order"
+ERROR_DOC_LINK = "https://docs.stripe.com/connectors/salesforce-cpq/error-handling"
+SUCCESS_DOC_LINK = "https://docs.stripe.com/connectors/salesforce-cpq/overview"
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    primary_id: str
+    secondary_id: str
+    secondary_object: str
+    status: str
+    message: str
+
+    @property
+    def compound_id(self) -> str:
+        return f"{self.primary_id}-{self.secondary_id}"
+
+    def salesforce_fields(self, run_id: str) -> dict[str, str]:
+        return {
+            "Compound_ID__c": self.compound_id,
+            "Primary_Record_ID__c": self.primary_id,
+            "Primary_Object_Type__c": PRIMARY_OBJECT_TYPE,
+            "Secondary_Record_ID__c": self.secondary_id,
+            "Secondary_Object_Type__c": self.secondary_object,
+            "Resolution_Status__c": self.status,
+            "Resolution_Message__c": self.message,
+            "Resolution_Documentation_Link__c": SUCCESS_DOC_LINK if self.status == SUCCESS else ERROR_DOC_LINK,
+            "Dagster_Run_ID__c": run_id,
+        }
+
+
+def _orders(contract: Contract) -> tuple[str, ...]:
+    return (contract.initial_order_id, *contract.amendment_order_ids)
+
+
+def rejection_records(contract: Contract, violations: Sequence[Violation]) -> list[SyncRecord]:
+    """One Error record per failing record of a quarantined contract, with every rule it breaks."""
+    messages: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for violation in violations:
+        messages[(violation.sf_object, violation.sf_id)].append(f"{violation.message} [rule: {violation.rule}]")
+    return [
+        SyncRecord(contract.initial_order_id, sf_id, sf_object, ERROR, "Data Error: " + " | ".join(lines))
+        for (sf_object, sf_id), lines in messages.items()
+    ]
+
+
+def outcome_records(
+    contract: Contract,
+    outcomes: Iterable[OperationOutcome],
+    primary_stripe_object: tuple[str, str] | None,
+) -> list[SyncRecord]:
+    """Records for a contract that reached Stripe. `primary_stripe_object` is (stripe object, id) of the object the
+    order became (its schedule), or None if it has none yet."""
+    failures = [
+        SyncRecord(
+            contract.initial_order_id,
+            outcome.operation.sf_id,
+            outcome.operation.sf_object,
+            ERROR,
+            outcome.message,
+        )
+        for outcome in outcomes
+        if outcome.status != "success"
+    ]
+    if failures or primary_stripe_object is None:
+        return failures
+    stripe_object, stripe_id = primary_stripe_object
+    message = f"Created Stripe {object_label(stripe_object)} with Id: {stripe_id}"
+    return [SyncRecord(order_id, order_id, PRIMARY_OBJECT_TYPE, SUCCESS, message) for order_id in _orders(contract)]
+
+
+def resolved_records(
+    records: Sequence[SyncRecord], existing: Iterable[Mapping[str, object]]
+) -> list[SyncRecord]:
+    """Earlier Error records of orders that now succeeded become Resolved (the connector's trigger, F7)."""
+    succeeded = {record.primary_id for record in records if record.status == SUCCESS}
+    current = {record.compound_id for record in records}
+    return [
+        SyncRecord(
+            str(row["Primary_Record_ID__c"]),
+            str(row["Secondary_Record_ID__c"]),
+            str(row.get("Secondary_Object_Type__c") or ""),
+            RESOLVED,
+            str(row.get("Resolution_Message__c") or ""),
+        )
+        for row in existing
+        if row.get("Primary_Record_ID__c") in succeeded
+        and row.get("Resolution_Status__c") == ERROR
+        and row.get("Compound_ID__c") not in current
+    ]
+
+
+def changed_records(records: Sequence[SyncRecord], existing: Iterable[Mapping[str, object]]) -> list[SyncRecord]:
+    """The records whose status or message differ from what Salesforce holds (the only ones worth writing)."""
+    held = {
+        row.get("Compound_ID__c"): (row.get("Resolution_Status__c"), row.get("Resolution_Message__c"))
+        for row in existing
+        if not row.get("IsDeleted")
+    }
+    return [record for record in records if held.get(record.compound_id) != (record.status, record.message)]
