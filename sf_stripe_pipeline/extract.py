@@ -53,10 +53,10 @@ def build_query(sobject: str, since: datetime | None, where: str | None = None, 
 
 
 def _watermark(conn: duckdb.DuckDBPyConnection, sobject: str) -> datetime | None:
-    row = conn.execute(
+    rows = conn.execute(
         f"SELECT system_modstamp FROM {warehouse.SALESFORCE_SCHEMA}._watermarks WHERE sobject = ?", [sobject]
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _chunks(records: Iterator[dict], size: int) -> Iterator[list[dict]]:

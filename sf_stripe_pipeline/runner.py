@@ -47,10 +47,20 @@ class RunSummary:
     failure: str | None = None
 
 
+SALESFORCE_CREDENTIALS = (SALESFORCE_ENV["access_token"], SALESFORCE_ENV["username"])
+STRIPE_CREDENTIALS = (STRIPE_ENV["api_key"],)
+
+
+def uses_real_services() -> list[str]:
+    """The credential variables set in the environment (none: both APIs are the embedded sandboxes)."""
+    return [name for name in (*SALESFORCE_CREDENTIALS, *STRIPE_CREDENTIALS) if os.environ.get(name)]
+
+
 def _uses_sandboxes() -> tuple[bool, bool]:
+    real = uses_real_services()
     return (
-        not any(os.environ.get(name) for name in ("SF_ACCESS_TOKEN", "SF_USERNAME")),
-        not os.environ.get(STRIPE_ENV["api_key"]),
+        not any(name in real for name in SALESFORCE_CREDENTIALS),
+        not any(name in real for name in STRIPE_CREDENTIALS),
     )
 
 
@@ -91,6 +101,8 @@ def run_sync(
     st_before = _writes(st_sandbox.request_log()) if st_sandbox else 0
 
     job = definitions.resolve_job_def(job_name)
+    # The run's full event log is in the Dagster instance; the terminal gets warnings and the summary.
+    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(instance=_instance(), tags=tags, run_config=run_config, raise_on_error=False)
     summary = RunSummary(run_id=result.run_id, success=result.success, job_name=job_name, scope=scope)
     if not result.success:
@@ -108,7 +120,7 @@ def _fill_from_warehouse(summary: RunSummary) -> None:
     path = home.warehouse_path()
     if not path.exists():
         return
-    conn = duckdb.connect(str(path), read_only=True)
+    conn = duckdb.connect(str(path))
     try:
         validation = warehouse.fetch_dicts(
             conn, "SELECT contract_key, status, violations FROM sync.contract_validation WHERE run_id = ?",
@@ -156,8 +168,7 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"Salesforce sandbox write requests during the run: {summary.salesforce_writes}")
     lines += [
         "Where to look next:",
-        f"  sync records:   duckdb {home.warehouse_path()} \"SELECT * FROM sync.sync_records WHERE run_id = "
-        f"'{summary.run_id}'\"",
+        f"  sync records:   table sync.sync_records in {home.warehouse_path()}, run_id = '{summary.run_id}'",
         "  the Dagster UI: DAGSTER_HOME=$PWD/.dagster_home dg dev   (runs appear there when DAGSTER_HOME is set)",
         "  Stripe objects: sf-stripe-pipeline sandbox serve, then the stripe SDK or curl",
     ]

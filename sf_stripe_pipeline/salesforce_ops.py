@@ -44,7 +44,7 @@ def write_back_stripe_ids(client: Salesforce, updates: Sequence[tuple[str, str, 
     results: list[WriteResult] = []
     for batch in _batches(list(updates)):
         records = [
-            {"attributes": {"type": sobject}, "id": record_id, "Stripe_ID__c": stripe_id}
+            {"attributes": {"type": sobject}, "Id": record_id, "Stripe_ID__c": stripe_id}
             for sobject, record_id, stripe_id in batch
         ]
         response = client.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": records})

@@ -14,8 +14,7 @@ from typing import Any
 
 import stripe
 
-from sf_stripe_pipeline.sync.plan import PlannedOperation
-from sf_stripe_pipeline.sync.translate import REF_KEY, DesiredObject
+from sf_stripe_pipeline.sync import REF_KEY, DesiredObject, PlannedOperation
 
 SERVICES = {
     "customer": "customers",
@@ -97,15 +96,17 @@ def resolve_refs(value: Any, ids: Mapping[str, str]) -> Any:
     return value
 
 
-def _call(client: stripe.StripeClient, operation: PlannedOperation, params: dict[str, Any]) -> Any:
+def _call(
+    client: stripe.StripeClient, operation: PlannedOperation, stripe_id: str | None, params: dict[str, Any]
+) -> Any:
     target = service(client, operation.stripe_object)
     options: stripe.RequestOptions = {"idempotency_key": operation.idempotency_key}
     if operation.operation == "create":
         return target.create(params=params, options=options)
     if operation.operation in ("update", "archive"):
-        return target.update(operation.stripe_id, params=params, options=options)
+        return target.update(stripe_id, params=params, options=options)
     if operation.operation == "cancel":
-        return target.cancel(operation.stripe_id, params=params, options=options)
+        return target.cancel(stripe_id, params=params, options=options)
     raise ValueError(f"Unknown operation {operation.operation!r} for {operation.stripe_object} {operation.key}")
 
 
@@ -114,23 +115,25 @@ def execute_plan(
 ) -> list[OperationOutcome]:
     """Run the operations in dependency order. An operation whose dependency failed is skipped, not attempted."""
     ids = dict(known_ids)
-    failed: set[str] = set()
     outcomes = []
     for operation in sorted(operations, key=lambda op: op.seq):
         ref = object_ref(operation.stripe_object, operation.key)
+        # An archive without a Stripe id retires the object this plan created under the same key (a line price,
+        # once its schedule is saved).
+        stripe_id = operation.stripe_id or ids.get(ref)
         try:
-            params = resolve_refs(operation.params, {k: v for k, v in ids.items() if k not in failed})
+            params = resolve_refs(operation.params, ids)
+            if operation.operation != "create" and stripe_id is None:
+                raise UnresolvedReference(ref)
         except UnresolvedReference as missing:
-            failed.add(ref)
-            message = f"Skipped: {missing.args[0]} was not synced, so {operation.stripe_object} {operation.key} cannot be."
-            outcomes.append(OperationOutcome(operation, "skipped", operation.stripe_id, message, None))
+            message = f"Skipped: {missing.args[0]} was not synced, so this {operation.operation} could not run."
+            outcomes.append(OperationOutcome(operation, "skipped", stripe_id, message, None))
             continue
         try:
-            result = _call(client, operation, params)
+            result = _call(client, operation, stripe_id, params)
         except stripe.StripeError as error:
-            failed.add(ref)
             message = f"Stripe Error: {error.user_message or error}"
-            outcomes.append(OperationOutcome(operation, "error", operation.stripe_id, message, error.request_id))
+            outcomes.append(OperationOutcome(operation, "error", stripe_id, message, error.request_id))
             continue
         ids[ref] = result.id
         request_id = result.last_response.request_id if result.last_response else None

@@ -17,8 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sf_stripe_pipeline.stripe_ops import OperationOutcome, object_label
-from sf_stripe_pipeline.sync.contracts import Contract
-from sf_stripe_pipeline.sync.rules import Violation
+from sf_stripe_pipeline.sync import Contract, PlanningNote, Violation
 
 ERROR, SUCCESS, RESOLVED = "Error", "Success", "Resolved"
 PRIMARY_OBJECT_TYPE = "Order"
@@ -52,10 +51,6 @@ class SyncRecord:
         }
 
 
-def _orders(contract: Contract) -> tuple[str, ...]:
-    return (contract.initial_order_id, *contract.amendment_order_ids)
-
-
 def rejection_records(contract: Contract, violations: Sequence[Violation]) -> list[SyncRecord]:
     """One Error record per failing record of a quarantined contract, with every rule it breaks."""
     messages: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -70,11 +65,16 @@ def rejection_records(contract: Contract, violations: Sequence[Violation]) -> li
 def outcome_records(
     contract: Contract,
     outcomes: Iterable[OperationOutcome],
+    notes: Iterable[PlanningNote],
     primary_stripe_object: tuple[str, str] | None,
 ) -> list[SyncRecord]:
-    """Records for a contract that reached Stripe. `primary_stripe_object` is (stripe object, id) of the object the
-    order became (its schedule), or None if it has none yet."""
+    """Records for a valid contract after apply. `notes` are differences the plan refused to resolve (reported, not
+    synced). `primary_stripe_object` is (stripe object, id) of what the order became (its schedule), if any."""
     failures = [
+        SyncRecord(contract.initial_order_id, note.sf_id, note.sf_object, ERROR, f"Connector Error: {note.message}")
+        for note in notes
+    ]
+    failures += [
         SyncRecord(
             contract.initial_order_id,
             outcome.operation.sf_id,
@@ -89,7 +89,7 @@ def outcome_records(
         return failures
     stripe_object, stripe_id = primary_stripe_object
     message = f"Created Stripe {object_label(stripe_object)} with Id: {stripe_id}"
-    return [SyncRecord(order_id, order_id, PRIMARY_OBJECT_TYPE, SUCCESS, message) for order_id in _orders(contract)]
+    return [SyncRecord(order_id, order_id, PRIMARY_OBJECT_TYPE, SUCCESS, message) for order_id in contract.order_ids]
 
 
 def resolved_records(

@@ -5,8 +5,8 @@ Schemas:
   catalogue field, holding the latest extracted version of every record (deleted ones have `IsDeleted`).
   `_passes_filter` says whether the record passed the user's SOQL filter for its object when last extracted.
   `salesforce._watermarks` keeps the `SystemModstamp` high-water mark per object.
-- `sync`: what the sync computed and did. `contract_validation`, `desired_objects`, `stripe_objects` and `plan`
-  hold the latest materialization of their asset; `stripe_ledger` maps Salesforce keys to Stripe ids; and
+- `sync`: what the sync computed and did. `contract_validation`, `desired_objects`, `stripe_objects`, `plan` and
+  `plan_notes` hold the latest materialization of their asset; `stripe_ledger` maps Salesforce keys to Stripe ids; and
   `sync_records` is the append-only audit trail, one row per write and per rejection, tied to its Dagster run.
 
 DuckDB allows one writing process per file, so every connection here is short-lived and the jobs run their
@@ -43,13 +43,16 @@ SYNC_TABLES: dict[str, str] = {
         status VARCHAR, violations JSON""",
     "desired_objects": """
         run_id VARCHAR, stripe_object VARCHAR, key VARCHAR, sf_object VARCHAR, sf_id VARCHAR, params JSON,
-        linked_stripe_id VARCHAR, contract_keys VARCHAR[], depends_on VARCHAR[]""",
+        linked_stripe_id VARCHAR, contract_keys VARCHAR[], depends_on VARCHAR[], cleared_paths VARCHAR[]""",
     "stripe_objects": """
         run_id VARCHAR, stripe_object VARCHAR, key VARCHAR, stripe_id VARCHAR, state VARCHAR, object JSON""",
     "plan": """
         run_id VARCHAR, partition_key VARCHAR, seq INTEGER, operation VARCHAR, stripe_object VARCHAR, key VARCHAR,
         sf_object VARCHAR, sf_id VARCHAR, stripe_id VARCHAR, params JSON, payload_hash VARCHAR,
-        idempotency_key VARCHAR, contract_keys VARCHAR[]""",
+        idempotency_key VARCHAR, contract_keys VARCHAR[], destructive BOOLEAN""",
+    "plan_notes": """
+        run_id VARCHAR, stripe_object VARCHAR, key VARCHAR, sf_object VARCHAR, sf_id VARCHAR, stripe_id VARCHAR,
+        contract_keys VARCHAR[], message VARCHAR""",
     "stripe_ledger": """
         stripe_object VARCHAR, key VARCHAR, stripe_id VARCHAR, sf_object VARCHAR, sf_id VARCHAR,
         payload_hash VARCHAR, run_id VARCHAR, updated_at TIMESTAMPTZ, PRIMARY KEY (stripe_object, key)""",

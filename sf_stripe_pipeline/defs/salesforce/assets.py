@@ -6,8 +6,7 @@ its own asset. Extraction is incremental on `SystemModstamp` through `queryAll` 
 carries a pandera schema check whose failures (counts and a sample) show in the UI.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
 import re
 from collections.abc import Iterator
 
@@ -37,7 +36,7 @@ def asset_key(sobject: str) -> dg.AssetKey:
 
 EXTRACT_KEYS = {sobject: asset_key(sobject) for sobject in SOBJECTS}
 SOBJECT_BY_KEY = {key: sobject for sobject, key in EXTRACT_KEYS.items()}
-CHECKED_OBJECTS = [sobject for sobject in SOBJECTS if schemas.has_schema(sobject)]
+CHECKED_OBJECTS = [sobject for sobject in SOBJECTS if sobject in schemas.SCHEMAS]
 
 
 class ExtractConfig(dg.Config):

@@ -11,9 +11,9 @@ the diff are pure functions in `sf_stripe_pipeline.sync`, so these assets only m
 A dry run materializes everything up to `sync_plan` and stops there.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
 import json
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,11 +31,22 @@ from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
 from sf_stripe_pipeline.sandbox import clock
 from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
-from sf_stripe_pipeline.sync.contracts import Contract, build_contracts, contracts_in_scope
-from sf_stripe_pipeline.sync.plan import PlannedOperation, plan_operations
-from sf_stripe_pipeline.sync.records import OrgSnapshot
-from sf_stripe_pipeline.sync.rules import Violation, validate_contracts
-from sf_stripe_pipeline.sync.translate import DesiredObject, desired_state
+from sf_stripe_pipeline.sync import (
+    Contract,
+    DesiredObject,
+    OrgSnapshot,
+    PlannedOperation,
+    PlanningNote,
+    Violation,
+    build_contracts,
+    build_plan,
+    contracts_in_scope,
+    desired_state,
+    validate_contracts,
+)
+
+# Single-run backfills are the design (a partition range is one run); the parameter is beta in Dagster 1.13.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 GROUP = "sync"
 VALIDATED_CONTRACTS = dg.AssetKey([GROUP, "validated_contracts"])
@@ -47,7 +58,6 @@ APPLIED_SYNC = dg.AssetKey([GROUP, "applied_sync"])
 QUARANTINE_CHECK = "no_quarantined_contracts"
 PLAN_LIMITS_CHECK = "plan_within_limits"
 SYNC_ERRORS_CHECK = "no_sync_errors"
-DESTRUCTIVE_OPERATIONS = frozenset({"archive", "cancel"})
 WRITE_BACK_OBJECTS = frozenset({"Account", "Product2", "PricebookEntry", "Order", "OrderItem"})
 ORG_OBJECTS = [sobject for sobject in SOBJECTS if sobject != "Sync_Record__c"]
 
@@ -173,6 +183,7 @@ def _desired_from_row(row: dict[str, Any]) -> DesiredObject:
         linked_stripe_id=row["linked_stripe_id"],
         contract_keys=tuple(row["contract_keys"] or ()),
         depends_on=tuple(row["depends_on"] or ()),
+        cleared_paths=tuple(row["cleared_paths"] or ()),
     )
 
 
@@ -211,12 +222,13 @@ def desired_stripe_state(
                     "linked_stripe_id": obj.linked_stripe_id,
                     "contract_keys": list(obj.contract_keys),
                     "depends_on": list(obj.depends_on),
+                    "cleared_paths": list(obj.cleared_paths),
                 }
                 for obj in desired
             ],
             columns=[
                 "run_id", "stripe_object", "key", "sf_object", "sf_id", "params", "linked_stripe_id",
-                "contract_keys", "depends_on",
+                "contract_keys", "depends_on", "cleared_paths",
             ],
         )
         warehouse.replace_rows(conn, "desired_objects", rows)
@@ -291,10 +303,11 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
     its payload hash and a deterministic idempotency key. A dry run stops here."""
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        operations = plan_operations(_load_desired(conn), _load_actual(conn))
+        plan = build_plan(_load_desired(conn), _load_actual(conn), config=sync_config())
+        operations = plan.operations
         rejected = conn.execute(
             "SELECT count(*) FROM sync.contract_validation WHERE status = 'quarantined'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         rows = pd.DataFrame(
             [
                 {
@@ -309,11 +322,19 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
             columns=["run_id", "partition_key", *PLAN_COLUMNS, "params", "contract_keys"],
         )
         warehouse.replace_rows(conn, "plan", rows)
+        notes = pd.DataFrame(
+            [
+                {"run_id": context.run.run_id, **note.__dict__, "contract_keys": list(note.contract_keys)}
+                for note in plan.notes
+            ],
+            columns=["run_id", *NOTE_COLUMNS],
+        )
+        warehouse.replace_rows(conn, "plan_notes", notes)
 
     summary = Counter(f"would_{op.operation}" for op in operations)
     by_object = Counter(f"{op.operation} {op.stripe_object}" for op in operations)
     limits = sync_config().limits
-    destructive = [op for op in operations if op.operation in DESTRUCTIVE_OPERATIONS]
+    destructive = [op for op in operations if op.destructive]
     problems = []
     if len(operations) > limits.max_operations_per_run:
         problems.append(
@@ -322,8 +343,8 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
         )
     if destructive and not limits.allow_destructive:
         problems.append(
-            f"{len(destructive)} destructive operations (archive/cancel) planned while limits.allow_destructive "
-            "is false"
+            f"{len(destructive)} destructive operations (retiring Stripe objects still in use) planned while "
+            "limits.allow_destructive is false"
         )
     sample = [
         {"op": op.operation, "object": op.stripe_object, "sf": f"{op.sf_object} {op.sf_id}", "stripe_id": op.stripe_id}
@@ -335,10 +356,12 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
         "would_archive": summary["would_archive"],
         "would_cancel": summary["would_cancel"],
         "rejected_contracts": rejected,
+        "not_synced_notes": len(plan.notes),
     }
     return dg.MaterializeResult(
         metadata={
             **summary_metadata,
+            "notes": _markdown([{"sf": f"{n.sf_object} {n.sf_id}", "message": n.message} for n in plan.notes]),
             "dagster/row_count": len(operations),
             "operations_by_object": dg.MetadataValue.json(dict(by_object)),
             "plan_sample": _markdown(sample),
@@ -357,7 +380,14 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
 
 PLAN_COLUMNS = [
     "seq", "operation", "stripe_object", "key", "sf_object", "sf_id", "stripe_id", "payload_hash", "idempotency_key",
+    "destructive",
 ]
+NOTE_COLUMNS = ["stripe_object", "key", "sf_object", "sf_id", "stripe_id", "contract_keys", "message"]
+
+
+def _load_notes(conn) -> list[PlanningNote]:
+    rows = warehouse.fetch_dicts(conn, f"SELECT {', '.join(NOTE_COLUMNS)} FROM sync.plan_notes")
+    return [PlanningNote(**{**row, "contract_keys": tuple(row["contract_keys"] or ())}) for row in rows]
 
 
 def _load_plan(conn) -> list[PlannedOperation]:
@@ -463,6 +493,10 @@ def applied_sync(
         quarantined = _quarantined(conn)
         for contract, violations in quarantined:
             records += sync_records.rejection_records(contract, violations)
+        notes_by_contract: dict[str, list[PlanningNote]] = {}
+        for note in _load_notes(conn):
+            for key in note.contract_keys:
+                notes_by_contract.setdefault(key, []).append(note)
         outcomes_by_contract: dict[str, list[stripe_ops.OperationOutcome]] = {}
         for outcome in outcomes:
             for key in outcome.operation.contract_keys:
@@ -481,7 +515,9 @@ def applied_sync(
                 ),
                 None,
             )
-            records += sync_records.outcome_records(contract, outcomes_by_contract.get(contract.key, []), primary)
+            records += sync_records.outcome_records(
+                contract, outcomes_by_contract.get(contract.key, []), notes_by_contract.get(contract.key, []), primary
+            )
         existing = warehouse.fetch_dicts(conn, 'SELECT * FROM salesforce."Sync_Record__c"')
         records += sync_records.resolved_records(records, existing)
         to_write = sync_records.changed_records(records, existing)

@@ -144,7 +144,7 @@ _OBJECTS: list[tuple[str, str, bool, tuple[FieldSpec, ...]]] = [
             FieldSpec("ProductCode", STRING),
             FieldSpec("IsActive", BOOLEAN),
             _pick("SBQQ__SubscriptionPricing__c", SUBSCRIPTION_PRICING),
-            _pick("SBQQ__SubscriptionType__c", SUBSCRIPTION_TYPES),
+            _pick("SBQQ__SubscriptionType__c", PRODUCT_SUBSCRIPTION_TYPES),
             FieldSpec("SBQQ__SubscriptionTerm__c", DOUBLE),
             _pick("SBQQ__BillingFrequency__c", BILLING_FREQUENCIES),
             _pick("SBQQ__BillingType__c", BILLING_TYPES),

@@ -1,0 +1,161 @@
+"""The sync configuration: the one place its settings are defined, checked and documented.
+
+It replaces the connector's setup wizard (spec §1.2, §1.3): start date, per-object SOQL filters, field defaults
+and mappings, live sync, Sync Record retention, run limits, and the connector's optional "flags" that matter
+for this scope. Everything is checked when it loads, including Stripe parameter paths, Salesforce field paths
+and filter fragments, so a typo fails the run before any record is touched, with a message naming the key.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+from sf_stripe_pipeline.sync.paths import TARGET_SOURCES, check_stripe_path, parse_salesforce_path
+
+StaticValue = str | int | float | bool
+
+_CONFIG_PROBLEMS = "sync_config_problems"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the file, each key path and the reason."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {key_path or '<root>'}: {reason}" for key_path, reason in problems)
+        super().__init__(f"{source}: invalid sync configuration:\n{lines}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LiveSyncConfig(_Section):
+    enabled: bool = False
+    interval_minutes: int = Field(15, ge=1, le=1440)
+
+
+class RetentionConfig(_Section):
+    salesforce_sync_records: int = Field(10_000, ge=100, le=1_000_000)
+    """Success/Resolved Sync Records kept in Salesforce; the oldest beyond this are purged (F9)."""
+
+
+class LimitsConfig(_Section):
+    max_operations_per_run: int = Field(50_000, ge=1)
+    allow_destructive: bool = False
+    """Whether a run may archive Stripe prices that replaced ones (amount changed in Salesforce)."""
+
+
+class SyncConfig(_Section):
+    start_date: date
+    """Orders activated before it are pre-integration and rejected (F2); the first live-sync window starts here."""
+    default_currency: str = Field("USD", pattern=r"^[A-Za-z]{3}$")
+    """Used for records without CurrencyIsoCode (single-currency orgs, F20)."""
+    filters: dict[str, str] = {"Order": "Status = 'Activated'"}
+    """Per-object SOQL WHERE fragments (F4), appended to extraction queries with AND."""
+    field_defaults: dict[str, dict[str, StaticValue]] = {}
+    """target -> {stripe_path: static value} (F11)."""
+    field_mappings: dict[str, dict[str, str]] = {}
+    """target -> {stripe_path: salesforce_path} (F11); overrides built-ins and field defaults."""
+    live_sync: LiveSyncConfig = LiveSyncConfig()
+    retention: RetentionConfig = RetentionConfig()
+    limits: LimitsConfig = LimitsConfig()
+    update_customers: bool = True
+    """Update an existing Stripe customer from its Account on every sync (connector flag
+    `update_customer_on_order_creation`, on here because Salesforce is the source of truth)."""
+    update_products: bool = True
+    """Update an existing Stripe product from its Product2 (connector flag `update_product_on_sync`)."""
+    prorate_precision: Literal["month", "month_and_day"] = "month"
+    """CPQ's "Subscription Prorate Precision"; with month_and_day a ProrateMultiplier mismatch is an error (F18)."""
+
+    @field_validator("default_currency")
+    @classmethod
+    def _upper_currency(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> SyncConfig:
+        problems = _reference_problems(self)
+        if problems:
+            raise PydanticCustomError(
+                _CONFIG_PROBLEMS, "{summary}", {"summary": _summary(problems), "problems": problems}
+            )
+        return self
+
+
+def _summary(problems: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{key_path}: {reason}" for key_path, reason in problems)
+
+
+def _reference_problems(config: SyncConfig) -> list[tuple[str, str]]:
+    """Problems with what the settings refer to: objects, filter syntax, Stripe and Salesforce paths."""
+    from sf_stripe_pipeline.sandbox.salesforce.soql import validate_where_fragment
+
+    problems: list[tuple[str, str]] = []
+    for sobject, fragment in config.filters.items():
+        if sobject not in SOBJECTS:
+            problems.append((f"filters.{sobject}", f"unknown Salesforce object; known: {', '.join(SOBJECTS)}"))
+            continue
+        try:
+            validate_where_fragment(fragment, sobject)
+        except ValueError as error:
+            problems.append((f"filters.{sobject}", f"invalid SOQL filter {fragment!r}: {error}"))
+    for section, by_target in (("field_defaults", config.field_defaults), ("field_mappings", config.field_mappings)):
+        for target, paths in by_target.items():
+            if target not in TARGET_SOURCES:
+                problems.append(
+                    (f"{section}.{target}", f"unknown mapping target; known targets: {', '.join(TARGET_SOURCES)}")
+                )
+                continue
+            for stripe_path, value in paths.items():
+                key_path = f"{section}.{target}.{stripe_path}"
+                try:
+                    check_stripe_path(target, stripe_path)
+                    if section == "field_mappings":
+                        parse_salesforce_path(TARGET_SOURCES[target], value)
+                except ValueError as error:
+                    problems.append((key_path, str(error)))
+    return problems
+
+
+def _validation_problems(error: ValidationError) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for detail in error.errors():
+        if detail["type"] == _CONFIG_PROBLEMS:
+            problems.extend(tuple(problem) for problem in detail["ctx"]["problems"])
+        else:
+            problems.append((".".join(str(part) for part in detail["loc"]), detail["msg"]))
+    return problems
+
+
+def parse_config(data: Any, source: str = "<config>") -> SyncConfig:
+    """A SyncConfig from already-parsed YAML/JSON data; ConfigError names `source` and each key path."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, [("", f"expected a mapping of settings, got {type(data).__name__}")])
+    try:
+        return SyncConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, _validation_problems(error)) from None
+
+
+def load_config(path: str | Path) -> SyncConfig:
+    """YAML -> SyncConfig. Any error raises ConfigError(ValueError) whose message names the file, the key path
+    (e.g. `field_mappings.customer.emial`) and the reason."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(source, [("", f"cannot read the file: {error.strerror or error}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(source, [("", f"not valid YAML: {error}")]) from None
+    return parse_config(data, source)

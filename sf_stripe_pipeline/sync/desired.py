@@ -1,0 +1,60 @@
+"""Desired Stripe objects and the symbolic references between them.
+
+Translation runs before anything exists in Stripe, so a schedule cannot name its customer's `cus_...` id yet.
+It names the desired object instead (`{"$ref": "customer:<Account Id>"}`); the shell resolves each reference
+to the Stripe id when it applies the plan, and `depends_on` orders the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+REF_KEY = "$ref"
+
+
+def ref(stripe_object: str, key: str) -> dict:
+    """A symbolic reference to another desired object, resolved to its Stripe id by the shell at apply time."""
+    return {REF_KEY: f"{stripe_object}:{key}"}
+
+
+def is_ref(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and REF_KEY in value
+
+
+def refs_in(value: Any) -> Iterator[str]:
+    """Every "stripe_object:key" referenced anywhere inside params."""
+    if is_ref(value):
+        yield value[REF_KEY]
+    elif isinstance(value, dict):
+        for child in value.values():
+            yield from refs_in(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from refs_in(child)
+
+
+@dataclass(frozen=True)
+class DesiredObject:
+    stripe_object: str
+    """"customer" | "product" | "price" | "subscription_schedule" (later "subscription", "coupon", "invoice")."""
+    key: str
+    """Stable identity: the Salesforce Id it comes from (Account / Product2 / PricebookEntry / OrderItem for
+    line prices / initial Order for schedules)."""
+    sf_object: str
+    sf_id: str
+    params: dict
+    """Create params in stripe-python TypedDict shape, JSON-serialisable, with refs; metadata back-references."""
+    linked_stripe_id: str | None
+    """The Stripe_ID__c currently on the Salesforce record, if any (adoption, F6)."""
+    contract_keys: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    """"stripe_object:key" of objects that must exist first (derived from refs)."""
+    cleared_paths: tuple[str, ...] = ()
+    """Owned parameter paths that are empty in Salesforce: a value left in Stripe there is stale and is cleared."""
+
+    @property
+    def address(self) -> str:
+        """This object's "stripe_object:key", the form refs and `actual` use."""
+        return f"{self.stripe_object}:{self.key}"

@@ -1,0 +1,369 @@
+"""The diff between desired and actual Stripe state: one row per Stripe write, in dependency order.
+
+Only what the sync owns is compared: the mapped fields and our metadata keys. Stripe-generated fields and
+metadata other people add are ignored, and both sides are normalised first ("" vs None, decimal strings,
+expanded objects vs ids, refs vs the ids they stand for). That is what makes a re-run a no-op. Each
+operation carries a payload hash and an idempotency key derived from it, so replaying a half-applied plan
+cannot create duplicates, while a changed payload never reuses an old key.
+
+What the plan does not decide (a cancelled schedule, a started schedule that differs, a deleted customer)
+becomes a `PlanningNote` for the contract instead of a guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sf_stripe_pipeline.sync.config import SyncConfig
+from sf_stripe_pipeline.sync.desired import REF_KEY, DesiredObject, is_ref
+from sf_stripe_pipeline.sync.money import normalize_decimal_string
+
+CREATE, UPDATE, ARCHIVE, CANCEL = "create", "update", "archive", "cancel"
+_TIERS = {"customer": 0, "product": 0, "price": 1, "subscription_schedule": 2}
+_ARCHIVE_TIER = 3  # archive prices only once the schedules using their replacements are saved
+AUTO_ARCHIVE_KEY = "salesforce_auto_archive"
+PRICE_BILLING_FIELDS = ("product", "currency", "unit_amount_decimal", "recurring", "tax_behavior", "billing_scheme")
+PRICE_UPDATABLE_FIELDS = ("metadata", "nickname", "lookup_key")
+SCHEDULE_UPDATABLE_FIELDS = ("default_settings", "end_behavior", "metadata", "phases")
+_SCHEDULE_DEFAULTS = {"proration_behavior": "create_prorations"}
+
+
+@dataclass(frozen=True)
+class PlannedOperation:
+    seq: int
+    """Dependency order: customers/products before prices before schedules before archives."""
+    operation: str
+    """"create" | "update" | "archive" | "cancel"."""
+    stripe_object: str
+    key: str
+    sf_object: str
+    sf_id: str
+    stripe_id: str | None
+    """None for create; None on an archive means the object created earlier in this plan under the same key."""
+    params: dict
+    payload_hash: str
+    idempotency_key: str
+    contract_keys: tuple[str, ...]
+    destructive: bool = False
+    """True when it retires a Stripe object still in use (a replaced price): gated by limits.allow_destructive."""
+
+
+@dataclass(frozen=True)
+class PlanningNote:
+    """A difference the plan leaves alone, and why; its contracts should be reported, not synced."""
+
+    stripe_object: str
+    key: str
+    sf_object: str
+    sf_id: str
+    stripe_id: str | None
+    contract_keys: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    operations: list[PlannedOperation]
+    notes: list[PlanningNote]
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def payload_hash(stripe_object: str, operation: str, params: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json([stripe_object, operation, params]).encode()).hexdigest()
+
+
+def idempotency_key(stripe_object: str, key: str, operation: str, stripe_id: str | None, digest: str) -> str:
+    """Deterministic and at most 255 characters; a different payload or target object gives a different key."""
+    return f"sfsp-{stripe_object}-{operation}-{key[:80]}-{stripe_id or 'new'}-{digest[:40]}"
+
+
+class _Pending:
+    """A ref to an object this plan (re)creates: its id is unknown, so it equals nothing in Stripe."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_PENDING = _Pending()
+
+
+class _Normaliser:
+    def __init__(self, resolved: Mapping[str, str | None]):
+        self.resolved = resolved
+
+    def __call__(self, value: Any, field: str = "") -> Any:
+        if is_ref(value):
+            resolved = self.resolved.get(value[REF_KEY])
+            return resolved if resolved is not None else _PENDING
+        if isinstance(value, Mapping):
+            if "id" in value and "object" in value:
+                return value["id"]  # an expanded Stripe object stands for its id
+            return {k: self(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(item) for item in value]
+        if field == "unit_amount_decimal":
+            return normalize_decimal_string(value)
+        if value == "":
+            return None
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
+
+def _owned_differs(desired: Any, actual: Any, normalise: _Normaliser, field: str = "") -> bool:
+    """Does `actual` differ from `desired` in anything `desired` states? Extra actual fields are ignored."""
+    if isinstance(desired, Mapping) and not is_ref(desired):
+        actual = actual if isinstance(actual, Mapping) else {}
+        return any(_owned_differs(value, actual.get(key), normalise, key) for key, value in desired.items())
+    if isinstance(desired, list):
+        actual = actual if isinstance(actual, list) else []
+        return len(desired) != len(actual) or any(
+            _owned_differs(d, a, normalise, field) for d, a in zip(desired, actual, strict=True)
+        )
+    normalised = normalise(desired, field)
+    return isinstance(normalised, _Pending) or normalised != normalise(actual, field)
+
+
+def _value_at(data: Mapping[str, Any] | None, path: str) -> Any:
+    for segment in path.split("."):
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(segment)
+    return data
+
+
+def _with_leaf(data: dict, path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for segment in parents:
+        data = data.setdefault(segment, {})
+    data[leaf] = value
+
+
+class _Planner:
+    def __init__(self, desired: Sequence[DesiredObject], actual: Mapping[str, dict | None], config: SyncConfig | None):
+        self.desired = sorted(desired, key=lambda d: (_TIERS[d.stripe_object], d.key))
+        self.actual = actual
+        self.update_customers = config.update_customers if config else True
+        self.update_products = config.update_products if config else True
+        self.resolved: dict[str, str | None] = {}
+        self.normalise = _Normaliser(self.resolved)
+        self.rows: list[tuple[int, DesiredObject, str, str | None, dict, bool]] = []
+        self.notes: list[PlanningNote] = []
+
+    def run(self) -> Plan:
+        for desired in self.desired:
+            current = self.actual.get(desired.address)
+            if current is None:
+                self.emit(desired, CREATE, None, desired.params)
+            elif current.get("deleted"):
+                self.note(
+                    desired,
+                    current,
+                    "was deleted in Stripe; a deleted object cannot be re-linked (clear "
+                    "Stripe_ID__c on the Salesforce record and resync)",
+                )
+            else:
+                self.resolved[desired.address] = current.get("id")
+                getattr(self, f"plan_{desired.stripe_object}")(desired, current)
+            if desired.stripe_object == "price" and self._auto_archive_due(desired, current):
+                self.emit(desired, ARCHIVE, (current or {}).get("id"), {"active": False}, tier=_ARCHIVE_TIER)
+        operations = [self._operation(seq, *row) for seq, row in enumerate(sorted(self.rows, key=lambda r: r[0]), 1)]
+        return Plan(operations, self.notes)
+
+    # -- rows --------------------------------------------------------------------------------------------------
+
+    def emit(
+        self,
+        desired: DesiredObject,
+        operation: str,
+        stripe_id: str | None,
+        params: dict,
+        *,
+        tier: int | None = None,
+        destructive: bool = False,
+    ) -> None:
+        if operation == CREATE:
+            self.resolved.pop(desired.address, None)  # refs to it now point at an object not yet made
+        self.rows.append(
+            (
+                _TIERS[desired.stripe_object] if tier is None else tier,
+                desired,
+                operation,
+                stripe_id,
+                params,
+                destructive,
+            )
+        )
+
+    def note(self, desired: DesiredObject, current: Mapping[str, Any], message: str) -> None:
+        stripe_id = current.get("id")
+        self.notes.append(
+            PlanningNote(
+                desired.stripe_object,
+                desired.key,
+                desired.sf_object,
+                desired.sf_id,
+                stripe_id,
+                desired.contract_keys,
+                f"{desired.stripe_object} {stripe_id} ({desired.sf_object} {desired.sf_id}) {message}",
+            )
+        )
+
+    @staticmethod
+    def _operation(
+        seq: int,
+        _tier: int,
+        desired: DesiredObject,
+        operation: str,
+        stripe_id: str | None,
+        params: dict,
+        destructive: bool,
+    ) -> PlannedOperation:
+        digest = payload_hash(desired.stripe_object, operation, params)
+        return PlannedOperation(
+            seq=seq,
+            operation=operation,
+            stripe_object=desired.stripe_object,
+            key=desired.key,
+            sf_object=desired.sf_object,
+            sf_id=desired.sf_id,
+            stripe_id=stripe_id,
+            params=params,
+            payload_hash=digest,
+            idempotency_key=idempotency_key(desired.stripe_object, desired.key, operation, stripe_id, digest),
+            contract_keys=desired.contract_keys,
+            destructive=destructive,
+        )
+
+    # -- customers and products: update only the owned fields that changed ----------------------------------
+
+    def _changed_fields(self, desired: DesiredObject, current: Mapping[str, Any], fields: Iterable[str]) -> dict:
+        changes: dict[str, Any] = {}
+        cleared_by_field: dict[str, list[str]] = {}
+        for path in desired.cleared_paths:
+            cleared_by_field.setdefault(path.split(".")[0], []).append(path)
+        for field in fields:
+            wanted = desired.params.get(field)
+            stale = [p for p in cleared_by_field.get(field, []) if self.normalise(_value_at(current, p)) is not None]
+            if field == "metadata":
+                ours = {
+                    k: v
+                    for k, v in (wanted or {}).items()
+                    if _owned_differs(v, (current.get("metadata") or {}).get(k), self.normalise)
+                }
+                ours.update({p.split(".", 1)[1]: "" for p in stale if "." in p})
+                if ours:
+                    changes["metadata"] = ours
+            elif wanted is None:
+                if stale:
+                    changes[field] = ""
+            elif stale or _owned_differs(wanted, current.get(field), self.normalise, field):
+                value = json.loads(canonical_json(wanted))  # a copy to add cleared leaves to
+                for path in stale:
+                    _with_leaf(value, path.split(".", 1)[1], "")
+                changes[field] = value
+        return changes
+
+    def _owned_fields(self, desired: DesiredObject) -> list[str]:
+        return sorted(set(desired.params) | {path.split(".")[0] for path in desired.cleared_paths})
+
+    def plan_customer(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        self._plan_mutable(desired, current, self.update_customers)
+
+    def plan_product(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        self._plan_mutable(desired, current, self.update_products)
+
+    def _plan_mutable(self, desired: DesiredObject, current: Mapping[str, Any], update_all: bool) -> None:
+        fields = self._owned_fields(desired) if update_all else ["metadata"]  # adoption back-fills metadata (F6)
+        changes = self._changed_fields(desired, current, fields)
+        if changes:
+            self.emit(desired, UPDATE, current.get("id"), changes)
+
+    # -- prices: immutable amounts (F21) -----------------------------------------------------------------------
+
+    def plan_price(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        billing = {field: desired.params.get(field) for field in PRICE_BILLING_FIELDS}
+        billing.setdefault("billing_scheme", "per_unit")
+        billing["billing_scheme"] = billing["billing_scheme"] or "per_unit"
+        if _owned_differs({k: v for k, v in billing.items() if v is not None}, current, self.normalise):
+            self.emit(desired, CREATE, None, desired.params)
+            if current.get("active", True):
+                self.emit(desired, ARCHIVE, current.get("id"), {"active": False}, tier=_ARCHIVE_TIER, destructive=True)
+            return
+        changes = self._changed_fields(desired, current, [f for f in PRICE_UPDATABLE_FIELDS if f in desired.params])
+        if not current.get("active", True) and not _is_auto_archived(desired):
+            changes["active"] = True  # a price book price archived by hand is needed again
+        if changes:
+            self.emit(desired, UPDATE, current.get("id"), changes)
+
+    def _auto_archive_due(self, desired: DesiredObject, current: Mapping[str, Any] | None) -> bool:
+        """F21: order-line prices are archived once their schedule is saved (so no new order picks them up)."""
+        if not _is_auto_archived(desired):
+            return False
+        created_now = any(row[1] is desired and row[2] == CREATE for row in self.rows)
+        return created_now or bool(current and current.get("active", True) and not current.get("deleted"))
+
+    # -- subscription schedules (F22) --------------------------------------------------------------------------
+
+    def plan_subscription_schedule(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        status = current.get("status")
+        comparable = _schedule_as_returned(desired.params)
+        if not _owned_differs(comparable, current, self.normalise) and not self._cleared_stale(desired, current):
+            return
+        if status != "not_started":
+            self.note(
+                desired,
+                current,
+                f"is {status} and differs from Salesforce; changes to a schedule that has "
+                "started (or ended) are amendments, not supported yet",
+            )
+            return
+        if _owned_differs({"customer": desired.params.get("customer")}, current, self.normalise):
+            self.note(desired, current, "belongs to another customer; a schedule's customer cannot change")
+            return
+        phases = json.loads(canonical_json(desired.params["phases"]))
+        phases[0]["start_date"] = desired.params["start_date"]
+        params = {field: desired.params[field] for field in SCHEDULE_UPDATABLE_FIELDS if field in desired.params}
+        params.update(phases=phases, proration_behavior="none")
+        self.emit(desired, UPDATE, current.get("id"), params)
+
+    def _cleared_stale(self, desired: DesiredObject, current: Mapping[str, Any]) -> bool:
+        return any(self.normalise(_value_at(current, path)) is not None for path in desired.cleared_paths)
+
+
+def _is_auto_archived(desired: DesiredObject) -> bool:
+    return (desired.params.get("metadata") or {}).get(AUTO_ARCHIVE_KEY) == "true"
+
+
+def _schedule_as_returned(params: Mapping[str, Any]) -> dict:
+    """Schedule create params in the shape Stripe returns them: the start date lives on the first phase, and
+    a phase without proration_behavior reads back with Stripe's default."""
+    comparable = {key: value for key, value in params.items() if key != "start_date"}
+    phases = [{**_SCHEDULE_DEFAULTS, **phase} for phase in params.get("phases", [])]
+    if phases and "start_date" in params:
+        phases[0]["start_date"] = params["start_date"]
+    comparable["phases"] = phases
+    return comparable
+
+
+def build_plan(
+    desired: Sequence[DesiredObject], actual: Mapping[str, dict | None], *, config: SyncConfig | None = None
+) -> Plan:
+    """Operations and notes. `actual`: "stripe_object:key" -> the current Stripe object (Stripe's JSON) or None."""
+    return _Planner(desired, actual, config).run()
+
+
+def plan_operations(
+    desired: Sequence[DesiredObject], actual: Mapping[str, dict | None], *, config: SyncConfig | None = None
+) -> list[PlannedOperation]:
+    """The operations of build_plan (see it for the notes on what is left alone)."""
+    return build_plan(desired, actual, config=config).operations

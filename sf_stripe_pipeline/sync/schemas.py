@@ -1,0 +1,175 @@
+"""pandera schemas of the Salesforce records the sync reads: types, required fields, picklist values.
+
+They run on the extracted tables (the shell's DuckDB frames, or frames built from an OrgSnapshot) before any
+business rule, so a malformed record is reported as what it is (rule `schema`, naming the record and column)
+instead of surfacing as a confusing translation error. Picklist values come from the object catalogue, the
+same one the Salesforce sandbox serves, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+
+Text = Series[str]
+Number = Series[float]
+Flag = Series[pd.BooleanDtype]
+Day = Series[pa.DateTime]
+Instant = Series[pd.DatetimeTZDtype]
+
+
+def _optional(**checks: Any) -> Any:
+    return pa.Field(nullable=True, **checks)
+
+
+def _required(**checks: Any) -> Any:
+    return pa.Field(nullable=False, **checks)
+
+
+def _picklist(sobject: str, field: str, *, nullable: bool = True) -> Any:
+    return pa.Field(nullable=nullable, isin=list(SOBJECTS[sobject].fields[field].picklist))
+
+
+def _instant() -> Any:
+    return pa.Field(nullable=True, dtype_kwargs={"unit": "ns", "tz": "UTC"})
+
+
+class _Record(pa.DataFrameModel):
+    Id: Text = pa.Field(unique=True, nullable=False)
+    IsDeleted: Flag = _optional()
+    CurrencyIsoCode: Text = _optional(str_length={"min_value": 3, "max_value": 3})
+    LastModifiedDate: Instant = _instant()
+
+    class Config:
+        strict = False  # extraction adds flags such as `_passes_filter`
+        coerce = True  # DuckDB and REST give the same values different dtypes
+
+
+class AccountSchema(_Record):
+    Name: Text = _required()
+    Phone: Text = _optional()
+    Description: Text = _optional()
+    BillingStreet: Text = _optional()
+    BillingCity: Text = _optional()
+    BillingState: Text = _optional()
+    BillingPostalCode: Text = _optional()
+    BillingCountry: Text = _optional()
+    ShippingStreet: Text = _optional()
+    ShippingCity: Text = _optional()
+    ShippingState: Text = _optional()
+    ShippingPostalCode: Text = _optional()
+    ShippingCountry: Text = _optional()
+    Stripe_ID__c: Text = _optional(str_startswith="cus_")
+
+
+class Product2Schema(_Record):
+    Name: Text = _required()
+    Description: Text = _optional()
+    IsActive: Flag = _optional()
+    SBQQ__SubscriptionPricing__c: Text = _picklist("Product2", "SBQQ__SubscriptionPricing__c")
+    SBQQ__SubscriptionType__c: Text = _picklist("Product2", "SBQQ__SubscriptionType__c")
+    SBQQ__SubscriptionTerm__c: Number = _optional(ge=0)
+    SBQQ__BillingFrequency__c: Text = _picklist("Product2", "SBQQ__BillingFrequency__c")
+    SBQQ__BillingType__c: Text = _picklist("Product2", "SBQQ__BillingType__c")
+    SBQQ__ChargeType__c: Text = _picklist("Product2", "SBQQ__ChargeType__c")
+    Stripe_ID__c: Text = _optional(str_startswith="prod_")
+
+
+class PricebookEntrySchema(_Record):
+    Product2Id: Text = _required()
+    Pricebook2Id: Text = _optional()
+    UnitPrice: Number = _required()
+    IsActive: Flag = _optional()
+    Stripe_ID__c: Text = _optional(str_startswith="price_")
+
+
+class QuoteSchema(_Record):
+    SBQQ__Account__c: Text = _optional()
+    SBQQ__StartDate__c: Day = _optional()
+    SBQQ__EndDate__c: Day = _optional()
+    SBQQ__SubscriptionTerm__c: Number = _optional(ge=0)
+    SBQQ__Type__c: Text = _picklist("SBQQ__Quote__c", "SBQQ__Type__c")
+    SBQQ__BillingFrequency__c: Text = _picklist("SBQQ__Quote__c", "SBQQ__BillingFrequency__c")
+
+
+class OrderSchema(_Record):
+    AccountId: Text = _required()
+    OpportunityId: Text = _optional()
+    SBQQ__Quote__c: Text = _optional()
+    Status: Text = _picklist("Order", "Status", nullable=False)
+    Type: Text = _picklist("Order", "Type")
+    EffectiveDate: Day = _optional()
+    ActivatedDate: Instant = _instant()
+    SBQQ__Contracted__c: Flag = _optional()
+    SBQQ__PaymentTerm__c: Text = _optional()
+    Skip_Past_Initial_Invoices__c: Flag = _optional()
+    Stripe_ID__c: Text = _optional(str_matches=r"^(sub_sched_|sub_|in_)")
+
+
+class OrderItemSchema(_Record):
+    OrderId: Text = _required()
+    Product2Id: Text = _required()
+    PricebookEntryId: Text = _required()
+    Quantity: Number = _required()
+    UnitPrice: Number = _required()
+    ServiceDate: Day = _optional()
+    EndDate: Day = _optional()
+    SBQQ__Activated__c: Flag = _optional()
+    SBQQ__Status__c: Text = _picklist("OrderItem", "SBQQ__Status__c")
+    SBQQ__RevisedOrderProduct__c: Text = _optional()
+    SBQQ__SubscriptionPricing__c: Text = _picklist("OrderItem", "SBQQ__SubscriptionPricing__c")
+    SBQQ__SubscriptionType__c: Text = _picklist("OrderItem", "SBQQ__SubscriptionType__c")
+    SBQQ__ProductSubscriptionType__c: Text = _picklist("OrderItem", "SBQQ__ProductSubscriptionType__c")
+    SBQQ__SubscriptionTerm__c: Number = _optional(ge=0)
+    SBQQ__DefaultSubscriptionTerm__c: Number = _optional(ge=0)
+    SBQQ__BillingFrequency__c: Text = _picklist("OrderItem", "SBQQ__BillingFrequency__c")
+    SBQQ__BillingType__c: Text = _picklist("OrderItem", "SBQQ__BillingType__c")
+    SBQQ__ChargeType__c: Text = _picklist("OrderItem", "SBQQ__ChargeType__c")
+    SBQQ__ProrateMultiplier__c: Number = _optional(ge=0)
+    SBQQ__SegmentKey__c: Text = _optional()
+    SBQQ__PriceDimension__c: Text = _optional()
+    SBQQ__DimensionType__c: Text = _picklist("OrderItem", "SBQQ__DimensionType__c")
+    Skip_Line_Item__c: Flag = _optional()
+    Stripe_ID__c: Text = _optional(str_startswith="price_")
+
+
+SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "Account": AccountSchema,
+    "Product2": Product2Schema,
+    "PricebookEntry": PricebookEntrySchema,
+    "SBQQ__Quote__c": QuoteSchema,
+    "Order": OrderSchema,
+    "OrderItem": OrderItemSchema,
+}
+"""Every object the sync reads, by API name."""
+
+FAILURE_COLUMNS = ["Id", "column", "check", "failure_case"]
+
+
+def records_frame(sobject: str, records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Records as a frame holding every column its schema checks (absent fields are null, as in Salesforce)."""
+    columns = list(SCHEMAS[sobject].to_schema().columns)
+    return pd.DataFrame.from_records(list(records), columns=columns)
+
+
+def schema_failures(sobject: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per failing value: columns Id, column, check, failure_case (from pandera's lazy SchemaErrors)."""
+    frame = frame.reset_index(drop=True)
+    try:
+        SCHEMAS[sobject].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+    else:
+        return pd.DataFrame(columns=FAILURE_COLUMNS)
+    ids = frame["Id"] if "Id" in frame.columns else pd.Series(dtype=object)
+    positions = pd.to_numeric(cases["index"], errors="coerce")
+    cases = cases.assign(Id=[ids.get(int(p)) if pd.notna(p) else None for p in positions])
+    cases = cases.assign(check=cases["check"].astype(str), failure_case=cases["failure_case"].astype(str))
+    # A value that fails dtype coercion is reported twice (coerce_dtype, then dtype): keep the first.
+    return cases[FAILURE_COLUMNS].drop_duplicates(subset=["Id", "column", "failure_case"]).reset_index(drop=True)

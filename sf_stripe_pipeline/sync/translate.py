@@ -1,0 +1,51 @@
+"""Desired Stripe state: what Stripe should hold for the valid contracts in scope (F13, F15-F18, F20, F22, F45, F10).
+
+Each valid contract's objects come from drafting.py; here they are merged across contracts, so one account
+is one customer, one Product2 one product and one PricebookEntry one price however many orders use them
+(F17: price book prices are reused, order-line prices are per line). Contracts with any violation contribute
+nothing: a contract is synced whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import date
+
+from sf_stripe_pipeline.sync.config import SyncConfig
+from sf_stripe_pipeline.sync.contracts import Contract
+from sf_stripe_pipeline.sync.desired import REF_KEY, DesiredObject, ref
+from sf_stripe_pipeline.sync.records import OrgSnapshot
+from sf_stripe_pipeline.sync.rules import ContractAssessment, assess_contracts
+
+__all__ = ["REF_KEY", "STRIPE_OBJECT_ORDER", "DesiredObject", "desired_state", "ref"]
+
+STRIPE_OBJECT_ORDER = ("customer", "product", "price", "subscription_schedule")
+"""Dependency order: a schedule needs its customer and prices, a price its product."""
+
+
+def desired_state(
+    contracts: Iterable[Contract],
+    org: OrgSnapshot,
+    config: SyncConfig,
+    *,
+    today: date,
+    instance_url: str,
+    assessments: Mapping[str, ContractAssessment] | None = None,
+) -> list[DesiredObject]:
+    """Desired objects of the valid contracts, deduplicated, in dependency order. Pass `assessments` from
+    rules.assess_contracts (same org, config, today and instance_url) to avoid validating twice."""
+    contracts = list(contracts)
+    if assessments is None:
+        assessments = assess_contracts(contracts, org, config, today=today, instance_url=instance_url)
+    first_seen: dict[str, DesiredObject] = {}
+    serving: dict[str, dict[str, None]] = {}  # address -> contract keys, in order, without repeats
+    for contract in contracts:
+        assessment = assessments[contract.key]
+        if assessment.violations:
+            continue
+        for desired in assessment.objects:
+            first_seen.setdefault(desired.address, desired)
+            serving.setdefault(desired.address, {})[contract.key] = None
+    merged = [replace(desired, contract_keys=tuple(serving[address])) for address, desired in first_seen.items()]
+    return sorted(merged, key=lambda d: (STRIPE_OBJECT_ORDER.index(d.stripe_object), d.key))
