@@ -6,6 +6,7 @@ that one bad record does not hold back the others; each record's failure is repo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ class WriteResult:
     """The record's Id, or its external id for upserts."""
     success: bool
     message: str
+    stripe_id: str | None = None
+    """For write-backs: the Stripe id written."""
 
 
 def _batches(items: Sequence[Any], size: int = COMPOSITE_BATCH) -> Iterator[Sequence[Any]]:
@@ -48,7 +51,10 @@ def write_back_stripe_ids(client: Salesforce, updates: Sequence[tuple[str, str, 
             for sobject, record_id, stripe_id in batch
         ]
         response = client.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": records})
-        results += _results([(sobject, record_id) for sobject, record_id, _ in batch], response)
+        results += [
+            dataclasses.replace(result, stripe_id=stripe_id)
+            for result, (_, _, stripe_id) in zip(_results([(s, r) for s, r, _ in batch], response), batch)
+        ]
     return results
 
 

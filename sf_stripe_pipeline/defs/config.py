@@ -7,11 +7,17 @@ and the reason, before anything runs.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from sf_stripe_pipeline import home
 from sf_stripe_pipeline.sync.config import SyncConfig, load_config
 
 
-@cache
 def sync_config() -> SyncConfig:
-    return load_config(home.config_path())
+    """The config at `home.config_path()`, loaded once per path."""
+    return _load(home.config_path())
+
+
+@cache
+def _load(path: Path) -> SyncConfig:
+    return load_config(path)

@@ -41,6 +41,14 @@ class _Section(BaseModel):
 class LiveSyncConfig(_Section):
     enabled: bool = False
     interval_minutes: int = Field(15, ge=1, le=1440)
+    """Minutes between live syncs; a divisor of 60, or whole hours dividing a day, so a cron schedule can run it."""
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _cron_expressible(cls, minutes: int) -> int:
+        if 60 % minutes == 0 or (minutes % 60 == 0 and 1440 % minutes == 0):
+            return minutes
+        raise ValueError("must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) or be whole hours dividing a day (60, 120, 180, 240, 360, 480, 720, 1440)")
 
 
 class RetentionConfig(_Section):

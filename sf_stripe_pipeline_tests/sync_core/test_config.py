@@ -26,7 +26,7 @@ def _problems(tmp_path: Path, text: str) -> tuple[str, dict[str, str]]:
 
 def test_demo_config_loads_with_its_mappings() -> None:
     config = load_config(DEMO_CONFIG)
-    assert config.start_date == date(2025, 1, 1)
+    assert config.start_date == date(2026, 9, 1)
     assert config.filters == {"Order": "Status = 'Activated'"}
     assert config.field_mappings["customer"] == {"email": "Email__c"}
     assert config.field_mappings["subscription_schedule"] == {

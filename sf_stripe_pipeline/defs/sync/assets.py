@@ -595,7 +595,7 @@ def _audit_rows(
             "sf_object": result.sobject,
             "sf_id": result.record_key,
             "stripe_object": None,
-            "stripe_id": None,
+            "stripe_id": result.stripe_id,
             "operation": "write_back",
             "status": "success" if result.success else "error",
             "message": result.message or "Stripe_ID__c written",
