@@ -1,0 +1,97 @@
+"""The code location loads (`dg check defs`), has the documented shape, and explains a bad config; and the
+README's demo command works as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sf_stripe_pipeline.definitions import defs
+from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS
+from sf_stripe_pipeline.defs.sync.assets import (
+    ACTUAL_STATE,
+    APPLIED_SYNC,
+    DESIRED_STATE,
+    SYNC_PARTITIONS,
+    SYNC_PLAN,
+    VALIDATED_CONTRACTS,
+)
+from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+from sf_stripe_pipeline.sync import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SYNC_ASSETS = [VALIDATED_CONTRACTS, DESIRED_STATE, ACTUAL_STATE, SYNC_PLAN, APPLIED_SYNC]
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("SF_", "STRIPE_", "DAGSTER"))}
+    return {**env, **overrides}
+
+
+def test_dg_check_defs_passes(tmp_path: Path) -> None:
+    result = _run([str(BIN / "dg"), "check", "defs"], _env(SF_STRIPE_HOME=str(tmp_path)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
+def test_the_definitions_have_the_documented_shape() -> None:
+    definitions = defs()
+    dg.Definitions.validate_loadable(definitions)
+    graph = definitions.resolve_asset_graph()
+    assert set(graph.get_all_asset_keys()) == {*EXTRACT_KEYS.values(), *SYNC_ASSETS}
+    assert len(EXTRACT_KEYS) == len(SOBJECTS) == 16
+    for key in SYNC_ASSETS:
+        node = graph.get(key)
+        assert node.partitions_def == SYNC_PARTITIONS
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+    assert SYNC_PARTITIONS.start.date().isoformat() == "2025-01-01"
+    assert graph.get(APPLIED_SYNC).pools == {"stripe_api"}
+    assert graph.get(EXTRACT_KEYS["Order"]).pools == {"salesforce_api"}
+    assert {job.name for job in definitions.jobs} >= {"sync_job", "plan_job", "manual_sync_job"}
+    assert APPLIED_SYNC not in definitions.resolve_job_def("plan_job").asset_layer.executable_asset_keys
+    blocking = [spec for spec in graph.get(SYNC_PLAN).check_keys]
+    assert [key.name for key in blocking] == ["plan_within_limits"]
+
+
+def test_a_bad_config_fails_loading_with_the_key_and_the_reason(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("start_date: 2025-01-01\nfield_mappings:\n  customer:\n    email: Emial__c\n")
+    result = _run(
+        [str(BIN / "dg"), "check", "defs"], _env(SF_STRIPE_HOME=str(tmp_path), SF_STRIPE_CONFIG=str(config))
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert str(config) in output
+    assert "field_mappings.customer.email" in output and "Emial__c" in output
+
+    config.write_text("start_date: 2025-01-01\nlimits:\n  max_operations_per_run: 0\n")
+    with pytest.raises(ConfigError, match=r"limits\.max_operations_per_run: .*greater than or equal to 1"):
+        load_config(config)
+
+
+def test_the_readme_demo_then_a_second_sync_writes_nothing(tmp_path: Path) -> None:
+    """README's first command (after install), with the shipped sf_stripe.yaml and the real clock."""
+    env = _env(SF_STRIPE_HOME=str(tmp_path))
+    demo = _run([str(BIN / "sf-stripe-pipeline"), "demo"], env)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    synced = int(re.search(r"Contracts synced: (\d+)", demo.stdout).group(1))
+    assert synced >= 20
+    assert re.search(r"create subscription_schedule \(success\): (\d+)", demo.stdout)
+    assert "invalid_decimal_quantity" in demo.stdout, "the demo summary names the rejected demo cases"
+
+    again = _run([str(BIN / "sf-stripe-pipeline"), "sync"], env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Stripe sandbox write requests during the run: 0" in again.stdout
+    assert "Salesforce sandbox write requests during the run: 0" in again.stdout
+    assert f"Contracts synced: {synced}" in again.stdout

@@ -1,0 +1,163 @@
+"""The demo org synced end to end through Dagster, checked through the real clients (stripe SDK, simple-salesforce)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import duckdb
+import pytest
+
+from sf_stripe_pipeline import home
+from sf_stripe_pipeline.runner import run_sync
+from sf_stripe_pipeline.sandbox.demo_org import DemoCase, add_months
+
+from .conftest import SyncedOrg
+
+FREQUENCY_MONTHS = {"Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12}
+
+
+def _by_id(synced: SyncedOrg, sobject: str) -> dict[str, dict]:
+    return {record["Id"]: record for record in synced.org[sobject]}
+
+
+def _midnight(day: str) -> int:
+    return int(datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC).timestamp())
+
+
+def test_new_contracts_become_the_expected_customers_products_prices_and_schedules(synced_demo) -> None:
+    synced, _ = synced_demo
+    client = synced.stripe_client
+    accounts, quotes, entries = _by_id(synced, "Account"), _by_id(synced, "SBQQ__Quote__c"), _by_id(
+        synced, "PricebookEntry"
+    )
+    products = _by_id(synced, "Product2")
+    orders = synced.unamended_new_orders()
+    assert len(orders) >= 5
+
+    for order in orders:
+        schedule_id = synced.record("Order", order["Id"])["Stripe_ID__c"]
+        assert schedule_id and schedule_id.startswith("sub_sched_"), order["Id"]
+        schedule = client.v1.subscription_schedules.retrieve(schedule_id)
+        assert schedule.metadata["salesforce_order_id"] == order["Id"]
+        assert schedule.end_behavior == "cancel"
+
+        account = accounts[order["AccountId"]]
+        customer = client.v1.customers.retrieve(schedule.customer)
+        assert customer.id == synced.record("Account", account["Id"])["Stripe_ID__c"]
+        assert customer.name == account["Name"]
+        assert customer.metadata["salesforce_account_id"] == account["Id"]
+        assert customer.address.city == account["BillingCity"]
+
+        quote = quotes[order["SBQQ__Quote__c"]]
+        term = int(quote["SBQQ__SubscriptionTerm__c"])
+        start = date.fromisoformat(quote["SBQQ__StartDate__c"])
+        assert len(schedule.phases) == 1
+        phase = schedule.phases[0]
+        assert phase.start_date == _midnight(quote["SBQQ__StartDate__c"])
+        assert phase.end_date == _midnight(add_months(start, term).isoformat())
+
+        lines = [
+            line
+            for line in synced.org["OrderItem"]
+            if line["OrderId"] == order["Id"] and line["SBQQ__SubscriptionPricing__c"]
+        ]
+        assert len(phase["items"]) == len(lines)
+        items_by_product = {}
+        for item in phase["items"]:
+            price = client.v1.prices.retrieve(item.price)
+            items_by_product[price.product] = (item, price)
+        for line in lines:
+            product_id = synced.record("Product2", line["Product2Id"])["Stripe_ID__c"]
+            item, price = items_by_product[product_id]
+            assert price.currency == (order["CurrencyIsoCode"] or "USD").lower()
+            assert price.recurring.interval == "month"
+            assert price.recurring.interval_count == FREQUENCY_MONTHS[line["SBQQ__BillingFrequency__c"]]
+            periods = term / FREQUENCY_MONTHS[line["SBQQ__BillingFrequency__c"]]
+            # OrderItem.UnitPrice is the whole-term price (spec F18); Stripe bills per period, in minor units.
+            expected_cents = round(line["UnitPrice"] * 100 / periods, 6)
+            if products[line["Product2Id"]]["SBQQ__BillingType__c"] == "Arrears":
+                assert price.recurring.usage_type == "metered"
+                expected_cents = round(entries[line["PricebookEntryId"]]["UnitPrice"] * 100, 6)
+            else:
+                assert price.recurring.usage_type == "licensed"
+                assert item.quantity == int(line["Quantity"])
+            assert float(price.unit_amount_decimal) == pytest.approx(expected_cents)
+
+
+def test_stripe_ids_are_written_back_to_salesforce(synced_demo) -> None:
+    synced, _ = synced_demo
+    client = synced.stripe_client
+    for order in synced.unamended_new_orders():
+        account_stripe_id = synced.record("Account", order["AccountId"])["Stripe_ID__c"]
+        assert client.v1.customers.retrieve(account_stripe_id).metadata["salesforce_account_id"] == order["AccountId"]
+        for line in (line for line in synced.org["OrderItem"] if line["OrderId"] == order["Id"]):
+            product_stripe_id = synced.record("Product2", line["Product2Id"])["Stripe_ID__c"]
+            product = client.v1.products.retrieve(product_stripe_id)
+            assert product.metadata["salesforce_product2_id"] == line["Product2Id"]
+            price_ids = [
+                synced.record("PricebookEntry", line["PricebookEntryId"])["Stripe_ID__c"],
+                synced.record("OrderItem", line["Id"])["Stripe_ID__c"],
+            ]
+            assert any(price_ids), f"no price written back for line {line['Id']}"
+            for price_id in filter(None, price_ids):
+                assert client.v1.prices.retrieve(price_id).product == product_stripe_id
+
+
+def test_a_quarantined_contract_is_rejected_with_error_records_and_does_not_block_the_others(synced_demo) -> None:
+    synced, summary = synced_demo
+    [bad_order] = synced.orders(DemoCase.INVALID_DECIMAL_QUANTITY)
+    [bad_line] = [line for line in synced.org["OrderItem"] if line["OrderId"] == bad_order["Id"] and line["Quantity"] % 1]
+
+    schedules = synced.stripe_client.v1.subscription_schedules.list({"limit": 100})
+    assert bad_order["Id"] not in {schedule.metadata.to_dict().get("salesforce_order_id") for schedule in schedules.data}
+    assert len(schedules.data) >= len(synced.unamended_new_orders()), "the other contracts still synced"
+    assert synced.record("Order", bad_order["Id"])["Stripe_ID__c"] is None
+
+    [record] = synced.sf.query(
+        "SELECT Resolution_Status__c, Resolution_Message__c, Secondary_Object_Type__c FROM Sync_Record__c "
+        f"WHERE Compound_ID__c = '{bad_order['Id']}-{bad_line['Id']}'"
+    )["records"]
+    assert record["Resolution_Status__c"] == "Error"
+    assert record["Secondary_Object_Type__c"] == "OrderItem"
+    assert "decimal" in record["Resolution_Message__c"] and "integer_quantity" in record["Resolution_Message__c"]
+
+    with duckdb.connect(str(home.warehouse_path(synced.home))) as conn:
+        rows = conn.execute(
+            "SELECT operation, status, message FROM sync.sync_records WHERE run_id = ? AND sf_id = ?",
+            [summary.run_id, bad_line["Id"]],
+        ).fetchall()
+        validation = conn.execute(
+            "SELECT status, violations FROM sync.contract_validation WHERE contract_key = ?", [bad_order["Id"]]
+        ).fetchall()
+    assert rows and all(operation == "reject" and status == "error" for operation, status, _ in rows)
+    assert validation[0][0] == "quarantined"
+    assert "integer_quantity" in {violation["rule"] for violation in json.loads(validation[0][1])}
+
+
+def test_every_synced_order_gets_one_success_sync_record(synced_demo) -> None:
+    synced, _ = synced_demo
+    for order in synced.unamended_new_orders():
+        schedule_id = synced.record("Order", order["Id"])["Stripe_ID__c"]
+        [record] = synced.sf.query(
+            "SELECT Resolution_Status__c, Resolution_Message__c, Dagster_Run_ID__c FROM Sync_Record__c "
+            f"WHERE Compound_ID__c = '{order['Id']}-{order['Id']}'"
+        )["records"]
+        assert record["Resolution_Status__c"] == "Success"
+        assert record["Resolution_Message__c"] == f"Created Stripe Subscription Schedule with Id: {schedule_id}"
+        assert record["Dagster_Run_ID__c"]
+
+
+def test_a_second_sync_writes_nothing(synced_demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced, first = synced_demo
+    monkeypatch.setenv("SF_STRIPE_HOME", str(synced.home))
+    schedules_before = len(synced.stripe_client.v1.subscription_schedules.list({"limit": 100}).data)
+
+    second = run_sync()
+
+    assert second.success, second.failure
+    assert first.stripe_writes and first.stripe_writes > 0
+    assert (second.stripe_writes, second.salesforce_writes) == (0, 0)
+    assert second.stripe_operations == {}
+    assert second.contracts_synced == first.contracts_synced
+    assert len(synced.stripe_client.v1.subscription_schedules.list({"limit": 100}).data) == schedules_before

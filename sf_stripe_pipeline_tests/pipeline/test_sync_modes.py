@@ -1,0 +1,104 @@
+"""How a data engineer runs the sync: dry run, backfill over a partition range, manual sync, live sync."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from sf_stripe_pipeline.defs.config import sync_config
+from sf_stripe_pipeline.definitions import defs
+from sf_stripe_pipeline.defs.sync.assets import APPLIED_SYNC, SYNC_PARTITIONS
+from sf_stripe_pipeline.runner import run_sync
+from sf_stripe_pipeline.sandbox.demo_org import DemoCase
+
+from .conftest import SyncedOrg
+
+
+def _synced_order_ids(synced: SyncedOrg) -> set[str]:
+    schedules = synced.stripe_client.v1.subscription_schedules.list({"limit": 100}).data
+    return {schedule.metadata.to_dict().get("salesforce_order_id") for schedule in schedules}
+
+
+def _activated(order: dict) -> datetime:
+    return datetime.fromisoformat(order["ActivatedDate"].replace("+0000", "+00:00"))
+
+
+def test_a_dry_run_plans_and_writes_nothing(demo_org: SyncedOrg) -> None:
+    summary = run_sync(dry_run=True)
+
+    assert summary.success, summary.failure
+    assert summary.job_name == "plan_job"
+    assert summary.planned_operations.get("create subscription_schedule", 0) >= 5
+    assert summary.planned_operations.get("create customer", 0) >= 1
+    assert (summary.stripe_writes, summary.salesforce_writes) == (0, 0)
+    assert not [entry for entry in demo_org.stripe.request_log() if entry.is_write]
+    assert demo_org.stripe_client.v1.customers.list().data == []
+    assert all(demo_org.record("Order", order["Id"])["Stripe_ID__c"] is None for order in demo_org.org["Order"])
+
+
+def test_a_backfill_over_a_partition_range_syncs_exactly_the_contracts_activated_in_it(demo_org: SyncedOrg) -> None:
+    new_orders = sorted(demo_org.unamended_new_orders(), key=_activated)
+    first, last = _activated(new_orders[0]).date(), _activated(new_orders[len(new_orders) // 2]).date()
+    range_tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = defs().resolve_job_def("sync_job").execute_in_process(instance=instance, tags=range_tags)
+
+    assert result.success
+    window_end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    inside = {order["Id"] for order in new_orders if _activated(order) < window_end}
+    outside = {order["Id"] for order in demo_org.orders(*DemoCase) if _activated(order) >= window_end}
+    synced = _synced_order_ids(demo_org)
+    assert inside and inside <= synced
+    assert not synced & outside
+    expected_keys = {key for key in SYNC_PARTITIONS.get_partition_keys() if first.isoformat() <= key <= last.isoformat()}
+    assert instance.get_materialized_partitions(APPLIED_SYNC) == expected_keys
+    assert len(instance.get_runs()) == 1, "a partition range is one run (single-run backfill policy)"
+
+
+def test_a_manual_sync_of_one_order_works_while_live_sync_is_off(demo_org: SyncedOrg) -> None:
+    assert sync_config().live_sync.enabled is False
+    [order, *_] = demo_org.unamended_new_orders()
+
+    summary = run_sync(order_ids=[order["Id"]])
+
+    assert summary.success, summary.failure
+    assert summary.job_name == "manual_sync_job"
+    assert summary.contracts_synced == 1
+    assert _synced_order_ids(demo_org) == {order["Id"]}
+    assert demo_org.record("Order", order["Id"])["Stripe_ID__c"].startswith("sub_sched_")
+    others = [other for other in demo_org.org["Order"] if other["Id"] != order["Id"]]
+    assert all(demo_org.record("Order", other["Id"])["Stripe_ID__c"] is None for other in others)
+
+
+def _tick(at: datetime) -> dg.RunRequest | dg.SkipReason:
+    definitions = defs()
+    schedule = definitions.resolve_schedule_def("live_sync_schedule")
+    with dg.instance_for_test() as instance, dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=at, repository_def=definitions.get_repository_def()
+    ) as context:
+        result = schedule.evaluate_tick(context)
+        return (result.run_requests or [None])[0] or dg.SkipReason(result.skip_message)
+
+
+def test_live_sync_ticks_are_skipped_while_it_is_off_in_the_config() -> None:
+    tick = _tick(datetime(2025, 3, 10, 12, 15, tzinfo=UTC))
+    assert isinstance(tick, dg.SkipReason)
+    assert "live_sync.enabled" in tick.skip_message
+
+
+def test_live_sync_resyncs_todays_partition_when_on(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "live.yaml"
+    config.write_text("start_date: 2025-01-01\nlive_sync:\n  enabled: true\n  interval_minutes: 15\n")
+    monkeypatch.setenv("SF_STRIPE_CONFIG", str(config))
+
+    tick = _tick(datetime(2025, 3, 10, 12, 15, tzinfo=UTC))
+
+    assert isinstance(tick, dg.RunRequest)
+    assert tick.partition_key == "2025-03-10"
+    assert tick.tags["sf_stripe/mode"] == "live"
