@@ -16,26 +16,23 @@ from sf_stripe_pipeline.defs.sync.assets import APPLIED_SYNC, GROUP as SYNC_GROU
 
 ALL_SYNC_ASSETS = dg.AssetSelection.groups(SALESFORCE_GROUP, SYNC_GROUP)
 
-sync_job = dg.define_asset_job(
-    "sync_job",
-    selection=ALL_SYNC_ASSETS,
-    executor_def=dg.in_process_executor,
-    description="Extract Salesforce, validate, plan and apply to Stripe for the selected partitions.",
-    tags={"sf_stripe/mode": "sync"},
-)
 
-plan_job = dg.define_asset_job(
-    "plan_job",
-    selection=ALL_SYNC_ASSETS - dg.AssetSelection.assets(APPLIED_SYNC),
-    executor_def=dg.in_process_executor,
-    description="Dry run: everything up to the sync plan; writes nothing to Stripe or Salesforce.",
-    tags={"sf_stripe/mode": "dry_run"},
-)
+def _sync_job(name: str, selection: dg.AssetSelection, mode: str, description: str) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        name, selection=selection, executor_def=dg.in_process_executor, description=description,
+        tags={"sf_stripe/mode": mode},
+    )
 
-manual_sync_job = dg.define_asset_job(
-    "manual_sync_job",
-    selection=ALL_SYNC_ASSETS,
-    executor_def=dg.in_process_executor,
-    description="Sync chosen orders now (config `order_ids` on validated_contracts), live sync on or off.",
-    tags={"sf_stripe/mode": "manual"},
+
+sync_job = _sync_job(
+    "sync_job", ALL_SYNC_ASSETS, "sync",
+    "Extract Salesforce, validate, plan and apply to Stripe for the selected partitions.",
+)
+plan_job = _sync_job(
+    "plan_job", ALL_SYNC_ASSETS - dg.AssetSelection.assets(APPLIED_SYNC), "dry_run",
+    "Dry run: everything up to the sync plan; writes nothing to Stripe or Salesforce.",
+)
+manual_sync_job = _sync_job(
+    "manual_sync_job", ALL_SYNC_ASSETS, "manual",
+    "Sync chosen orders now (config `order_ids` on validated_contracts), live sync on or off.",
 )

@@ -98,6 +98,16 @@ def _pick(name: str, values: tuple[str, ...]) -> FieldSpec:
     return FieldSpec(name, PICKLIST, picklist=values)
 
 
+# A quote coupon's terms; the order coupon snapshot copies them at activation (spec §1.9).
+COUPON_VALUE_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("Name__c", STRING),
+    FieldSpec("Amount_Off__c", CURRENCY),
+    FieldSpec("Percent_Off__c", PERCENT),
+    _pick("Duration__c", COUPON_DURATIONS),
+    FieldSpec("Duration_In_Months__c", DOUBLE),
+    FieldSpec("Max_Redemptions__c", DOUBLE),
+)
+
 _OBJECTS: list[tuple[str, str, bool, tuple[FieldSpec, ...]]] = [
     # (name, key prefix, has connector fields, own fields)
     (
@@ -309,14 +319,7 @@ _OBJECTS: list[tuple[str, str, bool, tuple[FieldSpec, ...]]] = [
         "Quote_Stripe_Coupon__c",
         "a1c",
         True,
-        (
-            FieldSpec("Name__c", STRING),
-            FieldSpec("Amount_Off__c", CURRENCY),
-            FieldSpec("Percent_Off__c", PERCENT),
-            _pick("Duration__c", COUPON_DURATIONS),
-            FieldSpec("Duration_In_Months__c", DOUBLE),
-            FieldSpec("Max_Redemptions__c", DOUBLE),
-        ),
+        COUPON_VALUE_FIELDS,
     ),
     (
         "Quote_Stripe_Coupon_Association__c",
@@ -344,12 +347,7 @@ _OBJECTS: list[tuple[str, str, bool, tuple[FieldSpec, ...]]] = [
             _ref("Order__c", "Order"),
             _ref("Order_Item__c", "OrderItem"),
             FieldSpec("Quote_Stripe_Coupon_Id__c", STRING),
-            FieldSpec("Name__c", STRING),
-            FieldSpec("Amount_Off__c", CURRENCY),
-            FieldSpec("Percent_Off__c", PERCENT),
-            _pick("Duration__c", COUPON_DURATIONS),
-            FieldSpec("Duration_In_Months__c", DOUBLE),
-            FieldSpec("Max_Redemptions__c", DOUBLE),
+            *COUPON_VALUE_FIELDS,
         ),
     ),
     (
