@@ -158,6 +158,9 @@ def test_composite_update_by_id(sf) -> None:
     assert results[2]["errors"][0]["statusCode"] == "MISSING_ARGUMENT"
     assert sf.Account.get(ACME)["BillingCity"] == "Lyon"
 
+    # Field names are case-insensitive in Salesforce, and its own examples key composite updates by "id".
+    assert composite(sf, "PATCH", [account(id=ACME, BillingCity="Lyon")], False)[0]["success"] is True
+
     rolled_back = composite(sf, "PATCH", [account(Id=ACME, BillingCity="Nice"), account(Id=missing, Name="x")], True)
     assert rolled_back[0]["id"] == ACME
     assert rolled_back[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"

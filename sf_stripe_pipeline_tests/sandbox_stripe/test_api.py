@@ -7,6 +7,7 @@ import typing
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 import stripe
 import stripe.params
 from stripe import _request_options
@@ -276,3 +277,7 @@ def test_loopback_http(sandbox):
         assert duplicate.value.code == "resource_already_exists"
         assert client.v1.products.retrieve(product.id).name == "Over the wire"
         assert client.v1.products.list(params={"ids": ["prod_wire"]}).data[0].id == "prod_wire"
+        # As `curl -u sk_test_...:` sends it (Stripe's docs): the key as the user of HTTP Basic auth.
+        basic = requests.get(f"{server.url}/v1/products/prod_wire", auth=("sk_test_curl", ""), timeout=10)
+        assert basic.status_code == 200 and basic.json()["name"] == "Over the wire"
+        assert requests.get(f"{server.url}/v1/products/prod_wire", auth=("pk_test_x", ""), timeout=10).status_code == 401

@@ -408,7 +408,8 @@ class SalesforceSandbox:
 
     def _composite_update(self, request: SandboxRequest) -> SandboxResponse:
         def update(connection: sqlite3.Connection, sobject: str, record: dict[str, Any], now: str) -> _Outcome:
-            record_id = record.pop("Id", None)
+            # Salesforce field names are case-insensitive; its own composite examples send "id".
+            record_id = record.pop("Id", None) or record.pop("id", None)
             if not isinstance(record_id, str):
                 raise SalesforceApiError(400, "MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
             self._update_one(connection, sobject, record_id, record, now)

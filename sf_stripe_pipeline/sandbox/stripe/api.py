@@ -9,6 +9,8 @@ operation took effect (validation, business rule, injected fault), which Stripe 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -126,8 +128,20 @@ class StripeSandbox:
         return 200, body, {"Idempotency-Key": idempotency_key}
 
 
+def _bearer(authorization: str) -> str:
+    """Stripe takes the key as Bearer auth or as the user of Basic auth (`curl -u sk_test_...:`)."""
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            user = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return authorization
+        return f"Bearer {user}"
+    return authorization
+
+
 def _authenticate(request: SandboxRequest) -> None:
-    authorization = request.header("Authorization")
+    authorization = _bearer(request.header("Authorization") or "")
     if not authorization:
         raise StripeApiError(
             "You did not provide an API key. You need to provide your API key in the Authorization header, using "
