@@ -95,3 +95,25 @@ def test_the_readme_demo_then_a_second_sync_writes_nothing(tmp_path: Path) -> No
     assert "Stripe sandbox write requests during the run: 0" in again.stdout
     assert "Salesforce sandbox write requests during the run: 0" in again.stdout
     assert f"Contracts synced: {synced}" in again.stdout
+
+
+def test_extraction_stops_when_the_salesforce_api_budget_is_spent(tmp_path: Path) -> None:
+    """Sforce-Limit-Info is honoured: past the resource's usage limit, extraction fails clearly and is not retried."""
+    from dagster_duckdb import DuckDBResource
+
+    from sf_stripe_pipeline.defs.salesforce.assets import extract_salesforce
+    from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
+
+    salesforce = SalesforceResource(sandbox_dir=str(tmp_path / "sf"), api_usage_limit_percent=0.001)
+    result = dg.materialize(
+        [extract_salesforce],
+        resources={"salesforce": salesforce, "duckdb": DuckDBResource(database=str(tmp_path / "w.duckdb"))},
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "Salesforce daily API usage is" in message and "api_usage_limit_percent = 0.001" in message
+    assert len(result.get_asset_materialization_events()) == 1, "the first object ran before usage was known"
+    assert not [event for event in result.all_events if event.event_type_value == "STEP_UP_FOR_RETRY"]

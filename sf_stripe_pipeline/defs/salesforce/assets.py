@@ -83,6 +83,7 @@ def extract_salesforce(
         warehouse.prepare(conn)
         for key in sorted(context.selected_asset_keys, key=lambda k: list(SOBJECTS).index(SOBJECT_BY_KEY[k])):
             sobject = SOBJECT_BY_KEY[key]
+            salesforce.check_api_budget(client)
             result = extract.extract_object(
                 client,
                 conn,

@@ -36,6 +36,9 @@ class SalesforceResource(dg.ConfigurableResource):
     api_version: str = API_VERSION
     sandbox_dir: str | None = None
     """The embedded sandbox's folder; default `$SF_STRIPE_HOME/sandbox/salesforce`."""
+    api_usage_limit_percent: float = 95.0
+    """Stop once the org's daily API usage (from `Sforce-Limit-Info`) reaches this share of its allowance, leaving
+    the rest to other integrations (the connector's "API percentage limit")."""
 
     @property
     def uses_sandbox(self) -> bool:
@@ -61,6 +64,21 @@ class SalesforceResource(dg.ConfigurableResource):
                 version=self.api_version,
             )
         return SalesforceSandbox(self.sandbox_dir or home.salesforce_sandbox_dir()).client()
+
+    def check_api_budget(self, client: Salesforce) -> None:
+        """Raise a non-retried `dagster.Failure` when the last response reported usage at or above the limit."""
+        usage = client.api_usage.get("api-usage")
+        if usage is None or not usage.total:
+            return
+        percent = 100 * usage.used / usage.total
+        if percent >= self.api_usage_limit_percent:
+            raise dg.Failure(
+                description=f"Salesforce daily API usage is {usage.used:,}/{usage.total:,} ({percent:.1f} %), at or "
+                f"above api_usage_limit_percent = {self.api_usage_limit_percent:g} on the salesforce resource. "
+                "Stopped to leave the org's allowance to other integrations; raise the limit or wait for the "
+                "rolling 24-hour window.",
+                allow_retries=False,
+            )
 
     @staticmethod
     def api_usage(client: Salesforce) -> dict[str, Any]:
