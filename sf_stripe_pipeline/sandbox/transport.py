@@ -138,6 +138,9 @@ class LoopbackServer:
 
     def __init__(self, app: SandboxApp, port: int = 0):
         self._socket = socket.create_server(("127.0.0.1", port))
+        # Accepted connections inherit TCP_NODELAY (Linux). Without it, Nagle's algorithm and the client's delayed
+        # ACK stall each keep-alive response by ~40 ms.
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         config = uvicorn.Config(
             _asgi_app(app), http="httptools", loop="asyncio", lifespan="off", log_level="warning", access_log=False
         )
