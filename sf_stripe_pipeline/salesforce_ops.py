@@ -44,16 +44,34 @@ def _results(targets: Sequence[tuple[str, str]], response: list[dict[str, Any]])
 
 def write_back_stripe_ids(client: Salesforce, updates: Sequence[tuple[str, str, str]]) -> list[WriteResult]:
     """Set `Stripe_ID__c` on each (sobject, record id, stripe id), in composite batches."""
+    fields = [(sobject, record_id, {"Stripe_ID__c": stripe_id}) for sobject, record_id, stripe_id in updates]
+    return [
+        dataclasses.replace(result, stripe_id=stripe_id)
+        for result, (_, _, stripe_id) in zip(write_back_fields(client, fields), updates, strict=True)
+    ]
+
+
+def write_back_fields(client: Salesforce, updates: Sequence[tuple[str, str, dict[str, Any]]]) -> list[WriteResult]:
+    """Set the given fields on each (sobject, record id, fields), in composite batches."""
     results: list[WriteResult] = []
     for batch in _batches(list(updates)):
-        records = [
-            {"attributes": {"type": sobject}, "Id": record_id, "Stripe_ID__c": stripe_id}
-            for sobject, record_id, stripe_id in batch
-        ]
+        records = [{"attributes": {"type": sobject}, "Id": record_id, **fields} for sobject, record_id, fields in batch]
         response = client.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": records})
+        results += _results([(sobject, record_id) for sobject, record_id, _ in batch], response)
+    return results
+
+
+def create_records(client: Salesforce, sobject: str, records: Sequence[dict[str, Any]]) -> list[WriteResult]:
+    """Create `sobject` records (e.g. the coupon snapshots of F43), in composite batches."""
+    results: list[WriteResult] = []
+    for batch in _batches(list(records)):
+        body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **record} for record in batch]}
+        response = client.restful("composite/sobjects", method="POST", json=body)
         results += [
-            dataclasses.replace(result, stripe_id=stripe_id)
-            for result, (_, _, stripe_id) in zip(_results([(s, r) for s, r, _ in batch], response), batch)
+            dataclasses.replace(result, record_key=result_row.get("id") or "", stripe_id=record.get("Stripe_ID__c"))
+            for result, result_row, record in zip(
+                _results([(sobject, "") for _ in batch], response), response, batch, strict=False
+            )
         ]
     return results
 

@@ -45,25 +45,67 @@ class ActualObject:
     body: dict[str, Any] | None
 
 
+LIST_PAGE = 100
+
+
+def _listed(client: stripe.StripeClient, stripe_object: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
+    """Read `wanted` ids of one object type by listing, 100 a call, within a page budget of twice what the wanted
+    ids could fill: cheap when they are most of the account, and never much dearer than one retrieve each when
+    the account holds many other objects. What the pages did not hold is left to individual retrieves."""
+    found: dict[str, dict[str, Any]] = {}
+    budget = 2 * -(-len(wanted) // LIST_PAGE)
+    page = service(client, stripe_object).list({"limit": LIST_PAGE})
+    while budget:
+        for obj in page.data:
+            if obj.id in wanted:
+                found[obj.id] = obj.to_dict(for_json=True)
+        budget -= 1
+        if not page.has_more or len(found) == len(wanted):
+            break
+        page = service(client, stripe_object).list({"limit": LIST_PAGE, "starting_after": page.data[-1].id})
+    return found
+
+
+def _retrieve(client: stripe.StripeClient, stripe_object: str, stripe_id: str) -> dict[str, Any] | None:
+    try:
+        return service(client, stripe_object).retrieve(stripe_id).to_dict(for_json=True)
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_missing":
+            raise
+        return None
+
+
 def fetch_actual(
     client: stripe.StripeClient, desired: Iterable[DesiredObject], known_ids: Mapping[str, str]
 ) -> list[ActualObject]:
-    """Retrieve the current Stripe object behind each desired object, by the ledger's id or else the Stripe id
-    written on the Salesforce record (adoption of a pasted `Stripe_ID__c`, spec §1.4)."""
-    actual = []
+    """The current Stripe object behind each desired object, found by the ledger's id or else the Stripe id written
+    on the Salesforce record (adoption of a pasted `Stripe_ID__c`, spec §1.4). Object types with many ids to read
+    are listed in pages rather than retrieved one by one."""
+    targets: list[tuple[str, str, str | None]] = []
+    ids_by_type: dict[str, set[str]] = {}
     for wanted in desired:
         ref = object_ref(wanted.stripe_object, wanted.key)
         stripe_id = known_ids.get(ref) or wanted.linked_stripe_id
+        targets.append((ref, wanted.stripe_object, stripe_id))
+        if stripe_id:
+            ids_by_type.setdefault(wanted.stripe_object, set()).add(stripe_id)
+    bodies: dict[str, dict[str, Any]] = {}
+    for stripe_object, ids in ids_by_type.items():
+        if len(ids) >= LIST_PAGE:
+            bodies.update(_listed(client, stripe_object, ids))
+
+    actual = []
+    for ref, stripe_object, stripe_id in targets:
         if not stripe_id:
             actual.append(ActualObject(ref, None, "missing", None))
             continue
-        try:
-            body = service(client, wanted.stripe_object).retrieve(stripe_id).to_dict(for_json=True)
-        except stripe.InvalidRequestError as error:
-            if error.code != "resource_missing":
-                raise
-            actual.append(ActualObject(ref, stripe_id, "missing", None))
-            continue
+        if stripe_id not in bodies:
+            body = _retrieve(client, stripe_object, stripe_id)
+            if body is None:
+                actual.append(ActualObject(ref, stripe_id, "missing", None))
+                continue
+            bodies[stripe_id] = body
+        body = bodies[stripe_id]
         actual.append(ActualObject(ref, stripe_id, "deleted" if body.get("deleted") else "found", body))
     return actual
 
@@ -76,6 +118,8 @@ class OperationOutcome:
     stripe_id: str | None
     message: str
     request_id: str | None
+    payment_link: str | None = None
+    """A finalized invoice's hosted_invoice_url (F26: written to Order.Stripe_Invoice_Payment_Link__c)."""
 
 
 class UnresolvedReference(LookupError):
@@ -107,6 +151,8 @@ def _call(
         return target.update(stripe_id, params=params, options=options)
     if operation.operation == "cancel":
         return target.cancel(stripe_id, params=params, options=options)
+    if operation.operation == "finalize":
+        return target.finalize_invoice(stripe_id, params=params, options=options)
     raise ValueError(f"Unknown operation {operation.operation!r} for {operation.stripe_object} {operation.key}")
 
 
@@ -135,9 +181,13 @@ def execute_plan(
             message = f"Stripe Error: {error.user_message or error}"
             outcomes.append(OperationOutcome(operation, "error", stripe_id, message, error.request_id))
             continue
-        ids[ref] = result.id
+        if operation.operation == "create":  # an archive retires the old object: the key keeps its new one
+            ids[ref] = result.id
         request_id = result.last_response.request_id if result.last_response else None
-        outcomes.append(OperationOutcome(operation, "success", result.id, _describe(operation, result.id), request_id))
+        link = getattr(result, "hosted_invoice_url", None) if operation.operation == "finalize" else None
+        outcomes.append(
+            OperationOutcome(operation, "success", result.id, _describe(operation, result.id), request_id, link)
+        )
     return outcomes
 
 
@@ -158,5 +208,11 @@ def object_label(stripe_object: str) -> str:
 
 
 def _describe(operation: PlannedOperation, stripe_id: str) -> str:
-    verb = {"create": "Created", "update": "Updated", "archive": "Archived", "cancel": "Canceled"}[operation.operation]
+    verb = {
+        "create": "Created",
+        "update": "Updated",
+        "archive": "Archived",
+        "cancel": "Canceled",
+        "finalize": "Finalized",
+    }[operation.operation]
     return f"{verb} Stripe {object_label(operation.stripe_object)} with Id: {stripe_id}"

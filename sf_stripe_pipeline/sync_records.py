@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sf_stripe_pipeline.stripe_ops import OperationOutcome, object_label
-from sf_stripe_pipeline.sync import Contract, PlanningNote, Violation
+from sf_stripe_pipeline.sync import Contract, OrgSnapshot, PlanningNote, Violation
 
 ERROR, SUCCESS, RESOLVED = "Error", "Success", "Resolved"
 PRIMARY_OBJECT_TYPE = "Order"
@@ -90,6 +90,26 @@ def outcome_records(
     stripe_object, stripe_id = primary_stripe_object
     message = f"Created Stripe {object_label(stripe_object)} with Id: {stripe_id}"
     return [SyncRecord(order_id, order_id, PRIMARY_OBJECT_TYPE, SUCCESS, message) for order_id in contract.order_ids]
+
+
+def amendment_write_backs(
+    contract: Contract,
+    contract_records: Sequence[SyncRecord],
+    primary_stripe_object: tuple[str, str] | None,
+    org: OrgSnapshot,
+) -> list[tuple[str, str, str]]:
+    """(Order, amendment Id, Stripe id) for each amendment of a fully synced contract whose Stripe_ID__c does not
+    name what the contract became yet (F30, F40: amendment orders point at the schedule or subscription too)."""
+    if primary_stripe_object is None or not any(record.status == SUCCESS for record in contract_records):
+        return []
+    stripe_id = primary_stripe_object[1]
+    return [
+        ("Order", order_id, stripe_id)
+        for order_id in contract.amendment_order_ids
+        if (order := org.get("Order", order_id)) is not None
+        and order.get("Status") == "Activated"  # a draft amendment is not part of the contract yet
+        and order.get("Stripe_ID__c") != stripe_id
+    ]
 
 
 def resolved_records(

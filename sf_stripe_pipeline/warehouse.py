@@ -43,7 +43,8 @@ SYNC_TABLES: dict[str, str] = {
         status VARCHAR, violations JSON""",
     "desired_objects": """
         run_id VARCHAR, stripe_object VARCHAR, key VARCHAR, sf_object VARCHAR, sf_id VARCHAR, params JSON,
-        linked_stripe_id VARCHAR, contract_keys VARCHAR[], depends_on VARCHAR[], cleared_paths VARCHAR[]""",
+        linked_stripe_id VARCHAR, contract_keys VARCHAR[], depends_on VARCHAR[], cleared_paths VARCHAR[],
+        end_now JSON""",
     "stripe_objects": """
         run_id VARCHAR, stripe_object VARCHAR, key VARCHAR, stripe_id VARCHAR, state VARCHAR, object JSON""",
     "plan": """
@@ -61,6 +62,10 @@ SYNC_TABLES: dict[str, str] = {
         sf_object VARCHAR, sf_id VARCHAR, stripe_object VARCHAR, stripe_id VARCHAR, operation VARCHAR,
         status VARCHAR, message VARCHAR, idempotency_key VARCHAR, stripe_request_id VARCHAR""",
 }
+
+
+ADDED_COLUMNS = (("desired_objects", "end_now", "JSON"),)
+"""Columns added to `sync` tables after their first release: (table, column, type)."""
 
 
 def table_name(sobject: str) -> str:
@@ -93,6 +98,8 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     )
     for name, columns in SYNC_TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {sync_table(name)} ({columns})")
+    for table, column, sql_type in ADDED_COLUMNS:  # warehouses created by an earlier version lack them
+        conn.execute(f"ALTER TABLE {sync_table(table)} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
 
 
 def upsert_records(

@@ -81,6 +81,9 @@ class SyncConfig(_Section):
     `update_customer_on_order_creation`, on here because Salesforce is the source of truth)."""
     update_products: bool = True
     """Update an existing Stripe product from its Product2 (connector flag `update_product_on_sync`)."""
+    non_anniversary_amendments: bool = False
+    """Allow amendments that start on another day of the month than the initial order (connector flag of the same
+    name); their term must then be the whole months between their start and end."""
     prorate_precision: Literal["month", "month_and_day"] = "month"
     """CPQ's "Subscription Prorate Precision"; with month_and_day a ProrateMultiplier mismatch is an error (F18)."""
 

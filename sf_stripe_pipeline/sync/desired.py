@@ -53,6 +53,9 @@ class DesiredObject:
     """"stripe_object:key" of objects that must exist first (derived from refs)."""
     cleared_paths: tuple[str, ...] = ()
     """Owned parameter paths that are empty in Salesforce: a value left in Stripe there is stale and is cleared."""
+    end_now: dict | None = None
+    """Salesforce says the object has ended (a termination or cancellation effective today or earlier): the params
+    of the call that cancels it now. The planner creates it first if it never existed."""
 
     @property
     def address(self) -> str:

@@ -22,13 +22,28 @@ from sf_stripe_pipeline.sync.config import SyncConfig
 from sf_stripe_pipeline.sync.desired import REF_KEY, DesiredObject, is_ref
 from sf_stripe_pipeline.sync.money import normalize_decimal_string
 
-CREATE, UPDATE, ARCHIVE, CANCEL = "create", "update", "archive", "cancel"
-_TIERS = {"customer": 0, "product": 0, "price": 1, "subscription_schedule": 2}
-_ARCHIVE_TIER = 3  # archive prices only once the schedules using their replacements are saved
+CREATE, UPDATE, ARCHIVE, CANCEL, FINALIZE = "create", "update", "archive", "cancel", "finalize"
+_TIERS = {
+    "customer": 0,
+    "product": 0,
+    "coupon": 0,
+    "price": 1,
+    "subscription_schedule": 2,
+    "subscription": 2,
+    "invoice_item": 2,
+    "invoice": 3,  # sweeps in the pending invoice items created before it
+}
+_ARCHIVE_TIER = 4  # archive prices only once the schedules using their replacements are saved
 AUTO_ARCHIVE_KEY = "salesforce_auto_archive"
 PRICE_BILLING_FIELDS = ("product", "currency", "unit_amount_decimal", "recurring", "tax_behavior", "billing_scheme")
 PRICE_UPDATABLE_FIELDS = ("metadata", "nickname", "lookup_key")
 SCHEDULE_UPDATABLE_FIELDS = ("default_settings", "end_behavior", "metadata", "phases")
+TERMINAL_SCHEDULE_STATUSES = frozenset({"canceled", "completed", "released"})
+CANCELED_SUBSCRIPTION_MESSAGE = (
+    "The Stripe subscription for the evergreen order has already been canceled and can't be modified."
+)
+SUBSCRIPTION_FIELDS = ("collection_method", "days_until_due", "metadata", "cancel_at", "cancel_at_period_end")
+CANCELED_SCHEDULE_MESSAGE = "The Stripe subscription schedule has already been canceled and can't be modified."
 _SCHEDULE_DEFAULTS = {"proration_behavior": "create_prorations"}
 
 
@@ -149,9 +164,16 @@ def _with_leaf(data: dict, path: str, value: Any) -> None:
 
 
 class _Planner:
-    def __init__(self, desired: Sequence[DesiredObject], actual: Mapping[str, dict | None], config: SyncConfig | None):
+    def __init__(
+        self,
+        desired: Sequence[DesiredObject],
+        actual: Mapping[str, dict | None],
+        config: SyncConfig | None,
+        now: int | None,
+    ):
         self.desired = sorted(desired, key=lambda d: (_TIERS[d.stripe_object], d.key))
         self.actual = actual
+        self.now = now
         self.update_customers = config.update_customers if config else True
         self.update_products = config.update_products if config else True
         self.resolved: dict[str, str | None] = {}
@@ -164,6 +186,11 @@ class _Planner:
             current = self.actual.get(desired.address)
             if current is None:
                 self.emit(desired, CREATE, None, desired.params)
+                if desired.stripe_object == "invoice":
+                    self.emit(desired, FINALIZE, None, {}, tier=_TIERS["invoice"])
+                if desired.end_now is not None and self._still_running(desired):
+                    # created only to be cancelled at once (its history is kept); one already over ends by itself
+                    self.emit(desired, CANCEL, None, desired.end_now, tier=_ARCHIVE_TIER)
             elif current.get("deleted"):
                 self.note(
                     desired,
@@ -288,6 +315,27 @@ class _Planner:
         if changes:
             self.emit(desired, UPDATE, current.get("id"), changes)
 
+    # -- one-time orders (F26): invoice items swept into an invoice, then finalized ------------------------------
+
+    def plan_invoice_item(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        """Billed once: an existing invoice item is left alone."""
+
+    def plan_invoice(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        if current.get("status") == "draft":
+            self.emit(desired, FINALIZE, current.get("id"), {})
+
+    def plan_coupon(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        """F44: a linked coupon is reused while its terms equal Salesforce's; otherwise a new coupon is made, never
+        an update. Missing back-reference metadata is back-filled; existing keys stay (coupons are shared)."""
+        terms = {key: value for key, value in desired.params.items() if key != "metadata"}
+        if _owned_differs(terms, current, self.normalise):
+            self.emit(desired, CREATE, None, desired.params)
+            return
+        present = current.get("metadata") or {}
+        missing = {k: v for k, v in desired.params.get("metadata", {}).items() if present.get(k) in (None, "")}
+        if missing:
+            self.emit(desired, UPDATE, current.get("id"), {"metadata": missing})
+
     # -- prices: immutable amounts (F21) -----------------------------------------------------------------------
 
     def plan_price(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
@@ -312,29 +360,119 @@ class _Planner:
         created_now = any(row[1] is desired and row[2] == CREATE for row in self.rows)
         return created_now or bool(current and current.get("active", True) and not current.get("deleted"))
 
-    # -- subscription schedules (F22) --------------------------------------------------------------------------
+    # -- subscription schedules (F22, F30, F35, F37) -----------------------------------------------------------
 
     def plan_subscription_schedule(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
         status = current.get("status")
-        comparable = _schedule_as_returned(desired.params)
-        if not _owned_differs(comparable, current, self.normalise) and not self._cleared_stale(desired, current):
+        if desired.end_now is not None:
+            if status not in TERMINAL_SCHEDULE_STATUSES:
+                self.emit(desired, CANCEL, current.get("id"), desired.end_now)
             return
-        if status != "not_started":
-            self.note(
-                desired,
-                current,
-                f"is {status} and differs from Salesforce; changes to a schedule that has "
-                "started (or ended) are amendments, not supported yet",
-            )
+        if status in TERMINAL_SCHEDULE_STATUSES:
+            if any(phase["end_date"] > self._now(current) for phase in desired.params["phases"]):
+                self.note(desired, current, f"is {status}: {CANCELED_SCHEDULE_MESSAGE}")
             return
         if _owned_differs({"customer": desired.params.get("customer")}, current, self.normalise):
             self.note(desired, current, "belongs to another customer; a schedule's customer cannot change")
             return
-        phases = json.loads(canonical_json(desired.params["phases"]))
-        phases[0]["start_date"] = desired.params["start_date"]
+        if status == "not_started":
+            phases = self._unstarted_phases(desired, current)
+        else:
+            phases = self._running_phases(desired, current)
+        if phases is None:
+            return
         params = {field: desired.params[field] for field in SCHEDULE_UPDATABLE_FIELDS if field in desired.params}
         params.update(phases=phases, proration_behavior="none")
         self.emit(desired, UPDATE, current.get("id"), params)
+
+    # -- evergreen subscriptions (F39, F40) ---------------------------------------------------------------------
+
+    def plan_subscription(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        canceled = current.get("status") in ("canceled", "incomplete_expired")
+        if desired.end_now is not None:
+            if not canceled:
+                self.emit(desired, CANCEL, current.get("id"), desired.end_now)
+            return
+        wanted = {field: desired.params[field] for field in SUBSCRIPTION_FIELDS if field in desired.params}
+        items = (current.get("items") or {}).get("data", [])
+        items_differ = _owned_differs(desired.params["items"], items, self.normalise)
+        if not items_differ and not _owned_differs(wanted, current, self.normalise):
+            return
+        if canceled:
+            self.note(desired, current, CANCELED_SUBSCRIPTION_MESSAGE)
+            return
+        params: dict[str, Any] = {**wanted, "proration_behavior": "none"}
+        if items_differ:
+            params["items"] = self._subscription_item_changes(desired.params["items"], items)
+        self.emit(desired, UPDATE, current.get("id"), params)
+
+    def _subscription_item_changes(self, wanted: list[dict], items: list[Mapping[str, Any]]) -> list[dict]:
+        """Subscription `items` update entries: keep (by price) and adjust, add, or delete (F40 additions)."""
+        by_price = {self.normalise(item.get("price")): item for item in items}
+        changes = []
+        for entry in wanted:
+            price = self.normalise(entry["price"])
+            existing = None if isinstance(price, _Pending) else by_price.pop(price, None)
+            if existing is None:
+                changes.append(entry)
+            else:
+                changes.append({"id": existing["id"], **{k: v for k, v in entry.items() if k != "price"}})
+        changes += [{"id": item["id"], "deleted": True} for item in by_price.values()]
+        return changes
+
+    def _still_running(self, desired: DesiredObject) -> bool:
+        phases = desired.params.get("phases")
+        return not phases or self.now is None or phases[-1]["end_date"] > self.now
+
+    def _now(self, current: Mapping[str, Any]) -> int:
+        if self.now is not None:
+            return self.now
+        return (current.get("current_phase") or {}).get("start_date") or 0
+
+    def _unstarted_phases(self, desired: DesiredObject, current: Mapping[str, Any]) -> list[dict] | None:
+        comparable = _schedule_as_returned(desired.params)
+        if not _owned_differs(comparable, current, self.normalise) and not self._cleared_stale(desired, current):
+            return None
+        phases = json.loads(canonical_json(desired.params["phases"]))
+        phases[0]["start_date"] = desired.params["start_date"]
+        return phases
+
+    def _running_phases(self, desired: DesiredObject, current: Mapping[str, Any]) -> list[dict] | None:
+        """A started schedule's update: ended phases left out, the current phase keeping its original start.
+        When Salesforce starts a new phase after the current one began (an amendment effective today or backdated),
+        the current phase is split `now`, keeping what Salesforce says applied before it; the phase that is already
+        current has its one-time items cleared, as they were billed when it began (F30, F37)."""
+        now = self._now(current)
+        current_start = current["current_phase"]["start_date"]
+        phases = [{**_SCHEDULE_DEFAULTS, **phase} for phase in desired.params["phases"]]
+        starts = [desired.params["start_date"], *(phase["end_date"] for phase in phases[:-1])]
+        live = [index for index, phase in enumerate(phases) if phase["end_date"] > now]
+        if not live:
+            return None  # Salesforce's schedule is over; Stripe ends it on its own
+        first = live[0]
+        later = [phases[index] for index in live[1:]]
+        if starts[first] <= current_start:
+            head = {key: value for key, value in phases[first].items() if key != "add_invoice_items"}
+            actual_live = [phase for phase in current.get("phases", []) if phase["end_date"] > now]
+            schedule_level = {k: v for k, v in desired.params.items() if k in SCHEDULE_UPDATABLE_FIELDS and k != "phases"}
+            # How the current phase began (its one-time items, its proration) is history: not compared.
+            began = {key: value for key, value in head.items() if key != "proration_behavior"}
+            unchanged = not _owned_differs(schedule_level, current, self.normalise) and not _owned_differs(
+                [began, *later], actual_live, self.normalise
+            )
+            if unchanged and not self._cleared_stale(desired, current):
+                return None
+            return [{**head, "start_date": current_start, "add_invoice_items": []}, *later]
+        if first == 0:
+            self.note(desired, current, "started before the start date Salesforce now gives it; it cannot move back")
+            return None
+        split_at: int | str = "now" if starts[first] <= now else starts[first]
+        kept = {key: value for key, value in phases[first - 1].items() if key != "add_invoice_items"}
+        return [
+            {**kept, "start_date": current_start, "end_date": split_at, "add_invoice_items": []},
+            {**phases[first], "start_date": split_at},
+            *later,
+        ]
 
     def _cleared_stale(self, desired: DesiredObject, current: Mapping[str, Any]) -> bool:
         return any(self.normalise(_value_at(current, path)) is not None for path in desired.cleared_paths)
@@ -356,14 +494,24 @@ def _schedule_as_returned(params: Mapping[str, Any]) -> dict:
 
 
 def build_plan(
-    desired: Sequence[DesiredObject], actual: Mapping[str, dict | None], *, config: SyncConfig | None = None
+    desired: Sequence[DesiredObject],
+    actual: Mapping[str, dict | None],
+    *,
+    config: SyncConfig | None = None,
+    now: int | None = None,
 ) -> Plan:
-    """Operations and notes. `actual`: "stripe_object:key" -> the current Stripe object (Stripe's JSON) or None."""
-    return _Planner(desired, actual, config).run()
+    """Operations and notes. `actual`: "stripe_object:key" -> the current Stripe object (Stripe's JSON) or None.
+    `now` (Unix seconds, the clock Stripe runs on) decides which schedule phases have ended; without it, a started
+    schedule's current phase start stands in for it."""
+    return _Planner(desired, actual, config, now).run()
 
 
 def plan_operations(
-    desired: Sequence[DesiredObject], actual: Mapping[str, dict | None], *, config: SyncConfig | None = None
+    desired: Sequence[DesiredObject],
+    actual: Mapping[str, dict | None],
+    *,
+    config: SyncConfig | None = None,
+    now: int | None = None,
 ) -> list[PlannedOperation]:
     """The operations of build_plan (see it for the notes on what is left alone)."""
-    return build_plan(desired, actual, config=config).operations
+    return build_plan(desired, actual, config=config, now=now).operations

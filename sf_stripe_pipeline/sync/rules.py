@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ import pandas as pd
 
 from sf_stripe_pipeline.sync.config import SyncConfig
 from sf_stripe_pipeline.sync.contracts import Contract, amended_contract_id, quote_of
+from sf_stripe_pipeline.sync.coupons import CouponLink
 from sf_stripe_pipeline.sync.desired import DesiredObject
 from sf_stripe_pipeline.sync.drafting import TranslationContext, draft_contract
 from sf_stripe_pipeline.sync.mapping import DataMapper
@@ -38,6 +39,8 @@ class ContractAssessment:
     violations: list[Violation]
     objects: list[DesiredObject]
     """The contract's desired Stripe objects; empty when a blocking rule or a schema type error stops translation."""
+    coupon_links: list[CouponLink] = field(default_factory=list)
+    """Its coupon uses and their Stripe coupons: the Salesforce snapshots and write-backs they need (F43, F44)."""
 
 
 @dataclass(frozen=True)
@@ -108,11 +111,13 @@ class _StructuralRules:
             self.quote_present,
             self.account_present,
             self.initial_order_passes_filter,
+            self.amendments_pass_filter,
             self.pre_integration_order,
             self.line_activated,
             self.evergreen_terms_are_one,
             self.no_mixed_evergreen_renewable,
             self.single_product_evergreen_cancellation,
+            self.one_currency_per_customer,
             self.not_yet_supported,
         ):
             yield from rule()
@@ -156,6 +161,20 @@ class _StructuralRules:
                 self.initial,
                 "The connector attempted to sync the amendment order when the initial order was skipped, because "
                 f"it didn't match custom sync filters (Order filter: {self.config.filters.get('Order')!r})",
+            )
+
+    def amendments_pass_filter(self) -> Iterator[Violation]:
+        skipped = [
+            order["Id"]
+            for order in self.records.orders[1:]
+            if order.get("Status") == "Activated" and not passes_filter(order)
+        ]
+        if skipped and self.active_amendments:
+            yield self._order_violation(
+                "amendments_pass_filter",
+                self.active_amendments[-1],
+                "Failed to sync amendment orders since not all amendment orders respect user's custom order filters "
+                f"(skipped: {', '.join(skipped)}; Order filter: {self.config.filters.get('Order')!r})",
             )
 
     def pre_integration_order(self) -> Iterator[Violation]:
@@ -218,56 +237,69 @@ class _StructuralRules:
                 "product.",
             )
 
+    def one_currency_per_customer(self) -> Iterator[Violation]:
+        """Spec §1.5: a Stripe customer bills in one currency at a time, so Stripe would refuse a contract in
+        another currency while an earlier one for the same account is still running."""
+        currency = self._currency_of(self.initial)
+        start, end = _term_of(self.initial)
+        for other in self._prior_initial_orders():
+            other_start, other_end = _term_of(other)
+            if self._currency_of(other) != currency and start <= other_end and other_start <= end:
+                yield self._order_violation(
+                    "one_currency_per_customer",
+                    self.initial,
+                    f"its currency {currency} differs from {self._currency_of(other)} of Order {other['Id']}, which "
+                    f"bills the same Stripe customer (Account {self.contract.account_id}) until "
+                    f"{other.get('EndDate')}. "
+                    "A Stripe customer has one active currency: start this order after that one ends, or bill it to "
+                    "another account.",
+                )
+                return
+
+    def _currency_of(self, order: Mapping[str, Any]) -> str:
+        return str(order.get("CurrencyIsoCode") or self.config.default_currency).upper()
+
+    def _prior_initial_orders(self) -> Iterator[dict]:
+        """The account's other contracts that take precedence: already in Stripe, or else activated earlier."""
+        own_rank = _precedence(self.initial)
+        for order in self.org.children("Order", "AccountId", self.contract.account_id):
+            if (
+                order["Id"] != self.initial["Id"]
+                and order.get("Status") == "Activated"
+                and passes_filter(order)
+                and amended_contract_id(self.org, order) is None
+                and _precedence(order) < own_rank
+            ):
+                yield order
+
     def not_yet_supported(self) -> Iterator[Violation]:
         reasons = [reason for detect in _UNSUPPORTED_SHAPES if (reason := detect(self))]
         for reason in reasons:
             yield self._order_violation("not_yet_supported", self.initial, f"{reason} - not yet supported")
 
 
-def _amendments(rules: _StructuralRules) -> str | None:
-    ids = [order["Id"] for order in rules.active_amendments]
-    return f"amendment orders ({', '.join(ids)})" if ids else None
+def _term_of(order: Mapping[str, Any]) -> tuple[date, date]:
+    """An order's billing period; an evergreen order (no EndDate) runs until cancelled."""
+    return order.get("EffectiveDate") or date.min, order.get("EndDate") or date.max
 
 
-def _evergreen_lines(rules: _StructuralRules) -> str | None:
-    return "evergreen subscriptions" if any(map(_is_evergreen, rules.billable_lines)) else None
+def _precedence(order: Mapping[str, Any]) -> tuple:
+    activated = order.get("ActivatedDate") or datetime.max.replace(tzinfo=UTC)
+    return (not order.get("Stripe_ID__c"), activated, order["Id"])
 
 
 def _without_recurring_lines(rules: _StructuralRules) -> str | None:
-    if not rules.billable_lines:
-        return "an order with no lines to bill"
-    if all(line.get("SBQQ__SubscriptionPricing__c") is None for line in rules.billable_lines):
-        return "one-time-only orders (billed as invoices)"
-    return None
+    return None if rules.billable_lines else "an order with no lines to bill"
 
 
-def _segmented_lines(rules: _StructuralRules) -> str | None:
-    segmented = [
-        line["Id"]
-        for line in rules.billable_lines
-        if line.get("SBQQ__SegmentKey__c") or line.get("SBQQ__PriceDimension__c")
-    ]
-    return f"MDQ (segmented) lines {', '.join(segmented)}" if segmented else None
-
-
-def _coupons(rules: _StructuralRules) -> str | None:
-    org, order = rules.org, rules.initial
-    quote_line_ids = {line.get("SBQQ__QuoteLine__c") for line in rules.billable_lines} - {None}
-    found = (
-        org.children("Order_Stripe_Coupon__c", "Order__c", order["Id"])
-        or any(org.children("Order_Stripe_Coupon__c", "Order_Item__c", line["Id"]) for line in rules.billable_lines)
-        or org.children("Quote_Stripe_Coupon_Association__c", "Quote__c", order.get("SBQQ__Quote__c") or "")
-        or any(org.children("Quote_Line_Stripe_Coupon_Association__c", "Quote_Line__c", q) for q in quote_line_ids)
-    )
-    return "Stripe coupons" if found else None
+def _custom_segments(rules: _StructuralRules) -> str | None:
+    custom = [line["Id"] for line in rules.billable_lines if line.get("SBQQ__DimensionType__c") == "Custom"]
+    return f"Custom MDQ segments (lines {', '.join(custom)}; F41: use Year, Quarter or Month)" if custom else None
 
 
 _UNSUPPORTED_SHAPES: tuple[Callable[[_StructuralRules], str | None], ...] = (
-    _amendments,
-    _evergreen_lines,
     _without_recurring_lines,
-    _segmented_lines,
-    _coupons,
+    _custom_segments,
 )
 
 
@@ -292,12 +324,13 @@ def assess_contracts(
         violations = [violation for _, violation in schema]
         violations += _StructuralRules(org, config, contract, contract_records).all()
         objects: list[DesiredObject] = []
+        coupon_links: list[CouponLink] = []
         blocked = any(v.rule in BLOCKING_RULES for v in violations)
         if not blocked and not any(check.startswith(_TYPE_CHECKS) for check, _ in schema):
             draft = draft_contract(context, contract)
             violations += draft.problems
-            objects = draft.objects
-        assessments[contract.key] = ContractAssessment(violations, objects)
+            objects, coupon_links = draft.objects, draft.coupon_links
+        assessments[contract.key] = ContractAssessment(violations, objects, coupon_links)
     return assessments
 
 

@@ -20,7 +20,16 @@ from sf_stripe_pipeline.sync.rules import ContractAssessment, assess_contracts
 
 __all__ = ["REF_KEY", "STRIPE_OBJECT_ORDER", "DesiredObject", "desired_state", "ref"]
 
-STRIPE_OBJECT_ORDER = ("customer", "product", "price", "subscription_schedule")
+STRIPE_OBJECT_ORDER = (
+    "customer",
+    "product",
+    "coupon",
+    "price",
+    "subscription_schedule",
+    "subscription",
+    "invoice_item",
+    "invoice",
+)
 """Dependency order: a schedule needs its customer and prices, a price its product."""
 
 

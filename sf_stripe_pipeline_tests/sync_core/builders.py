@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
 from sf_stripe_pipeline.sync.config import SyncConfig
 from sf_stripe_pipeline.sync.records import OrgSnapshot
 
@@ -21,13 +22,17 @@ def config(**overrides: Any) -> SyncConfig:
 
 
 class OrgBuilder:
-    def __init__(self) -> None:
+    def __init__(self, *, salesforce_ids: bool = False) -> None:
+        """`salesforce_ids`: real 18-character ids (with the case-safe suffix), as the Salesforce sandbox requires."""
         self.org: dict[str, list[dict]] = {}
         self._counters: dict[str, int] = {}
+        self._salesforce_ids = salesforce_ids
 
     def _add(self, sobject: str, prefix: str, fields: dict[str, Any]) -> dict:
         self._counters[prefix] = self._counters.get(prefix, 0) + 1
-        record = {"Id": f"{prefix}{self._counters[prefix]:015d}", **fields}
+        serial = self._counters[prefix]
+        record_id = make_id(prefix, serial) if self._salesforce_ids else f"{prefix}{serial:015d}"
+        record = {"Id": record_id, **fields}
         self.org.setdefault(sobject, []).append(record)
         return record
 

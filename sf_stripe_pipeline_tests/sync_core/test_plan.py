@@ -12,7 +12,16 @@ from sf_stripe_pipeline.sync.translate import desired_state
 
 from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
 
-STRIPE_PREFIXES = {"customer": "cus", "product": "prod", "price": "price", "subscription_schedule": "sub_sched"}
+STRIPE_PREFIXES = {
+    "customer": "cus",
+    "product": "prod",
+    "price": "price",
+    "subscription_schedule": "sub_sched",
+    "subscription": "sub",
+    "coupon": "co",
+    "invoice_item": "ii",
+    "invoice": "in",
+}
 
 
 def _desired(builder: OrgBuilder) -> list[DesiredObject]:
@@ -147,15 +156,32 @@ def test_changed_amount_creates_a_new_price_and_archives_the_old_one() -> None:
     assert update.params["proration_behavior"] == "none"
 
 
-def test_a_started_schedule_that_differs_is_a_note_not_an_operation() -> None:
+def test_a_started_schedule_that_differs_is_updated_keeping_its_current_phase_start() -> None:
     stripe_state = _stripe_state(_desired(_order_org()))
     schedule_address = next(address for address in stripe_state if address.startswith("subscription_schedule"))
-    stripe_state[schedule_address]["status"] = "active"
-    stripe_state[schedule_address]["phases"][0]["items"][0]["quantity"] = 7
-    plan = build_plan(_desired(_order_org()), stripe_state)
+    schedule = stripe_state[schedule_address]
+    phase = schedule["phases"][0]
+    schedule["status"] = "active"
+    schedule["current_phase"] = {"start_date": phase["start_date"], "end_date": phase["end_date"]}
+    phase["items"][0]["quantity"] = 7
+    now = phase["start_date"] + 86_400
+    (update,) = plan_operations(_desired(_order_org()), stripe_state, now=now)
+    assert (update.operation, update.stripe_id) == ("update", "sub_sched_4")
+    (sent,) = update.params["phases"]
+    assert sent["start_date"] == phase["start_date"] and sent["items"][0]["quantity"] == 5
+    assert sent["add_invoice_items"] == []  # billed when the phase began
+    phase["items"][0]["quantity"] = 5
+    assert plan_operations(_desired(_order_org()), stripe_state, now=now) == []
+
+
+def test_a_cancelled_schedule_that_differs_is_a_note_not_an_operation() -> None:
+    stripe_state = _stripe_state(_desired(_order_org()))
+    schedule_address = next(address for address in stripe_state if address.startswith("subscription_schedule"))
+    stripe_state[schedule_address]["status"] = "canceled"
+    plan = build_plan(_desired(_order_org()), stripe_state, now=0)
     assert plan.operations == []
     (note,) = plan.notes
-    assert note.stripe_id == "sub_sched_4" and "is active and differs" in note.message
+    assert note.stripe_id == "sub_sched_4" and "already been canceled and can't be modified" in note.message
 
 
 def test_order_line_prices_are_archived_after_their_schedule_and_then_left_alone() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from sf_stripe_pipeline.sync.config import SyncConfig
 from sf_stripe_pipeline.sync.contracts import build_contracts
@@ -170,7 +169,6 @@ def test_evergreen_terms_are_one() -> None:
     )
     violation = _only(org.builder, "evergreen_terms_are_one")
     assert violation.sf_id == line["Id"] and "equal to 1" in violation.message
-    assert "evergreen subscriptions - not yet supported" in _only(org.builder, "not_yet_supported").message
 
 
 def test_no_mixed_evergreen_renewable() -> None:
@@ -192,16 +190,25 @@ def test_single_product_evergreen_cancellation() -> None:
     assert violation.sf_id == amendment["Id"] and first["Id"] in violation.message
 
 
-def test_initial_order_passes_filter_and_amendments_are_not_yet_supported() -> None:
+def test_initial_order_passes_filter() -> None:
     org = _Org()
     initial = org.order(_passes_filter=False)
     org.line(initial)
     amendment = org.builder.order(org.account, amends=initial, quote={"SBQQ__Type__c": "Amendment"})
     org.line(amendment)
-    (violations,) = _violations(org.builder).values()
-    assert {v.rule for v in violations} == {"initial_order_passes_filter", "not_yet_supported"}
-    assert any(f"amendment orders ({amendment['Id']})" in v.message for v in violations)
-    assert any("didn't match custom sync filters" in v.message for v in violations)
+    (violation,) = next(iter(_violations(org.builder).values()))
+    assert violation.rule == "initial_order_passes_filter" and "didn't match custom sync filters" in violation.message
+
+
+def test_every_amendment_passes_filter() -> None:
+    org = _Org()
+    initial = org.order()
+    org.line(initial)
+    for passes in (False, True):
+        amendment = org.builder.order(org.account, amends=initial, _passes_filter=passes)
+        org.line(amendment)
+    violation = _only(org.builder, "amendments_pass_filter")
+    assert violation.sf_id == amendment["Id"] and "not all amendment orders respect" in violation.message
 
 
 def test_initial_order_found() -> None:
@@ -213,28 +220,11 @@ def test_initial_order_found() -> None:
     assert _only(org.builder, "initial_order_found").sf_id == orphan["Id"]
 
 
-@pytest.mark.parametrize(
-    ("shape", "reason"),
-    [
-        ("one_time", "one-time-only orders"),
-        ("mdq", "MDQ (segmented) lines"),
-        ("coupon", "Stripe coupons"),
-        ("no_lines", "no lines to bill"),
-    ],
-)
-def test_not_yet_supported_shapes(shape: str, reason: str) -> None:
+def test_an_order_without_lines_is_not_yet_supported() -> None:
     org = _Org()
     order = org.order()
-    if shape == "one_time":
-        org.line(order, SBQQ__SubscriptionPricing__c=None)
-    elif shape == "mdq":
-        org.line(order, SBQQ__SegmentKey__c="seg-1")
-    elif shape == "coupon":
-        org.line(order)
-        org.builder._add("Quote_Stripe_Coupon__c", "a1c", {"Percent_Off__c": 10, "Duration__c": "once"})
-        org.builder._add("Quote_Stripe_Coupon_Association__c", "a1a", {"Quote__c": order["SBQQ__Quote__c"]})
     violation = _only(org.builder, "not_yet_supported")
-    assert violation.sf_id == order["Id"] and reason in violation.message
+    assert violation.sf_id == order["Id"] and "no lines to bill" in violation.message
 
 
 def test_schema_failures_are_violations_naming_the_record() -> None:
@@ -281,3 +271,33 @@ def test_every_broken_rule_is_listed() -> None:
         "single_billing_interval",
         "line_activated",
     }
+
+
+def _two_orders(second_start: str) -> tuple[_Org, dict, dict]:
+    """A synced USD order for Apr 2025 - Mar 2026, then a EUR order for the same account."""
+    org = _Org()
+    first = org.order(
+        CurrencyIsoCode="USD", EffectiveDate="2025-04-01", EndDate="2026-03-31", Stripe_ID__c="sub_sched_1"
+    )
+    org.line(first)
+    second = org.order(
+        CurrencyIsoCode="EUR",
+        EffectiveDate=second_start,
+        EndDate="2027-03-31",
+        ActivatedDate="2025-02-01T10:00:00.000+0000",  # earlier, but the USD order is already in Stripe
+    )
+    org.line(second)
+    return org, first, second
+
+
+def test_one_currency_per_customer_rejects_the_overlapping_order_not_yet_in_stripe() -> None:
+    org, first, second = _two_orders("2025-09-01")
+    violation = _only(org.builder, "one_currency_per_customer")
+    assert (violation.sf_object, violation.sf_id) == ("Order", second["Id"])
+    assert f"EUR differs from USD of Order {first['Id']}" in violation.message
+    assert "one active currency" in violation.message
+
+
+def test_one_currency_per_customer_allows_a_new_currency_after_the_old_term() -> None:
+    org, _, _ = _two_orders("2026-04-01")
+    assert not any(v.rule == "one_currency_per_customer" for vs in _violations(org.builder).values() for v in vs)

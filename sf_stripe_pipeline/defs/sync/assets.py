@@ -31,6 +31,7 @@ from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
 from sf_stripe_pipeline.sandbox import clock
 from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+from sf_stripe_pipeline.sync import coupons
 from sf_stripe_pipeline.sync import (
     Contract,
     DesiredObject,
@@ -38,6 +39,7 @@ from sf_stripe_pipeline.sync import (
     PlannedOperation,
     PlanningNote,
     Violation,
+    assess_contracts,
     build_contracts,
     build_plan,
     contracts_in_scope,
@@ -98,6 +100,15 @@ def _markdown(rows: Sequence[dict[str, Any]], limit: int = 20) -> dg.MetadataVal
     if not rows:
         return dg.MetadataValue.md("none")
     return dg.MetadataValue.md(pd.DataFrame(list(rows)[:limit]).to_markdown(index=False))
+
+
+def _valid_keys(conn) -> set[str]:
+    rows = conn.execute("SELECT contract_key FROM sync.contract_validation WHERE status = 'valid'").fetchall()
+    return {row[0] for row in rows}
+
+
+def _instance_url(salesforce: SalesforceResource) -> str:
+    return f"https://{salesforce.get_client().sf_instance}"
 
 
 def _contracts_by_key(org: OrgSnapshot, keys: set[str]) -> list[Contract]:
@@ -184,6 +195,7 @@ def _desired_from_row(row: dict[str, Any]) -> DesiredObject:
         contract_keys=tuple(row["contract_keys"] or ()),
         depends_on=tuple(row["depends_on"] or ()),
         cleared_paths=tuple(row["cleared_paths"] or ()),
+        end_now=json.loads(row["end_now"]) if row.get("end_now") else None,
     )
 
 
@@ -197,15 +209,10 @@ def desired_stripe_state(
 ) -> dg.MaterializeResult:
     """The Stripe objects that Salesforce plus the mapping config imply for the valid contracts in scope:
     customers, products, prices and subscription schedules, with symbolic references between them."""
-    instance_url = f"https://{salesforce.get_client().sf_instance}"
+    instance_url = _instance_url(salesforce)
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        valid_keys = {
-            row[0]
-            for row in conn.execute(
-                "SELECT contract_key FROM sync.contract_validation WHERE status = 'valid'"
-            ).fetchall()
-        }
+        valid_keys = _valid_keys(conn)
         org = _load_org(conn)
         desired = desired_state(
             _contracts_by_key(org, valid_keys), org, sync_config(), today=clock.now().date(), instance_url=instance_url
@@ -223,12 +230,13 @@ def desired_stripe_state(
                     "contract_keys": list(obj.contract_keys),
                     "depends_on": list(obj.depends_on),
                     "cleared_paths": list(obj.cleared_paths),
+                    "end_now": json.dumps(obj.end_now) if obj.end_now is not None else None,
                 }
                 for obj in desired
             ],
             columns=[
                 "run_id", "stripe_object", "key", "sf_object", "sf_id", "params", "linked_stripe_id",
-                "contract_keys", "depends_on", "cleared_paths",
+                "contract_keys", "depends_on", "cleared_paths", "end_now",
             ],
         )
         warehouse.replace_rows(conn, "desired_objects", rows)
@@ -303,7 +311,9 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
     its payload hash and a deterministic idempotency key. A dry run stops here."""
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        plan = build_plan(_load_desired(conn), _load_actual(conn), config=sync_config())
+        plan = build_plan(
+            _load_desired(conn), _load_actual(conn), config=sync_config(), now=int(clock.now().timestamp())
+        )
         operations = plan.operations
         rejected = conn.execute(
             "SELECT count(*) FROM sync.contract_validation WHERE status = 'quarantined'"
@@ -355,6 +365,7 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
         "would_update": summary["would_update"],
         "would_archive": summary["would_archive"],
         "would_cancel": summary["would_cancel"],
+        "would_finalize": summary["would_finalize"],
         "rejected_contracts": rejected,
         "not_synced_notes": len(plan.notes),
     }
@@ -458,9 +469,23 @@ def applied_sync(
             for row in warehouse.fetch_dicts(conn, "SELECT * FROM sync.stripe_objects WHERE state = 'found'")
         }
         ids = {**adopted, **known_ids}
+        org = _load_org(conn)
+        valid_contracts = _contracts_by_key(org, _valid_keys(conn))
+        # F43: the coupon snapshots orders lack are created first, so the Stripe coupons can name them (F10).
+        coupon_links = [
+            link
+            for assessment in assess_contracts(
+                valid_contracts, org, sync_config(), today=clock.now().date(), instance_url=_instance_url(salesforce)
+            ).values()
+            for link in assessment.coupon_links
+        ]
+        to_create = coupons.snapshots_to_create(coupon_links)
+        snapshot_results = salesforce_ops.create_records(sf_client, coupons.SNAPSHOT, list(to_create.values()))
+        created = {key: result.record_key for key, result in zip(to_create, snapshot_results) if result.success}
+        ids.update(coupons.snapshot_refs(created, _instance_url(salesforce)))
         outcomes = stripe_ops.execute_plan(stripe_client, operations, ids)
         for outcome in outcomes:
-            if outcome.status == "success":
+            if outcome.status == "success" and outcome.operation.operation == "create":
                 ids[stripe_ops.object_ref(outcome.operation.stripe_object, outcome.operation.key)] = outcome.stripe_id
 
         desired_by_ref = {stripe_ops.object_ref(obj.stripe_object, obj.key): obj for obj in desired}
@@ -482,13 +507,6 @@ def applied_sync(
             ],
         )
 
-        write_backs = [
-            (obj.sf_object, obj.sf_id, ids[ref])
-            for ref, obj in desired_by_ref.items()
-            if obj.sf_object in WRITE_BACK_OBJECTS and ref in ids and obj.linked_stripe_id != ids[ref]
-        ]
-        write_back_results = salesforce_ops.write_back_stripe_ids(sf_client, write_backs)
-
         records: list[sync_records.SyncRecord] = []
         quarantined = _quarantined(conn)
         for contract, violations in quarantined:
@@ -501,23 +519,36 @@ def applied_sync(
         for outcome in outcomes:
             for key in outcome.operation.contract_keys:
                 outcomes_by_contract.setdefault(key, []).append(outcome)
-        valid_keys = [
-            row[0]
-            for row in conn.execute("SELECT contract_key FROM sync.contract_validation WHERE status = 'valid'").fetchall()
+        # Objects keyed by something other than their record's Id (proration prices...) have no Stripe_ID__c.
+        write_backs = [
+            (obj.sf_object, obj.sf_id, ids[ref])
+            for ref, obj in desired_by_ref.items()
+            if obj.sf_object in WRITE_BACK_OBJECTS
+            and obj.key == obj.sf_id
+            and ref in ids
+            and obj.linked_stripe_id != ids[ref]
         ]
-        org = _load_org(conn)
-        for contract in _contracts_by_key(org, set(valid_keys)):
-            primary = next(
-                (
-                    (obj.stripe_object, ids[ref])
-                    for ref, obj in desired_by_ref.items()
-                    if obj.sf_object == "Order" and obj.sf_id == contract.initial_order_id and ref in ids
-                ),
-                None,
-            )
-            records += sync_records.outcome_records(
+        # What each order became in Stripe (its schedule, subscription or invoice), by order Id.
+        primary_by_order: dict[str, tuple[str, str]] = {}
+        for ref, obj in desired_by_ref.items():
+            if obj.sf_object == "Order" and ref in ids:
+                primary_by_order.setdefault(obj.sf_id, (obj.stripe_object, ids[ref]))
+        for contract in valid_contracts:
+            primary = primary_by_order.get(contract.initial_order_id)
+            contract_records = sync_records.outcome_records(
                 contract, outcomes_by_contract.get(contract.key, []), notes_by_contract.get(contract.key, []), primary
             )
+            records += contract_records
+            write_backs += sync_records.amendment_write_backs(contract, contract_records, primary, org)
+        write_backs += coupons.coupon_write_backs(coupon_links, ids, created)
+        write_back_results = snapshot_results + salesforce_ops.write_back_stripe_ids(sf_client, write_backs)
+        payment_links = [
+            (outcome.operation.sf_object, outcome.operation.sf_id, {"Stripe_Invoice_Payment_Link__c": link})
+            for outcome in outcomes
+            if (link := outcome.payment_link)
+        ]
+        write_back_results += salesforce_ops.write_back_fields(sf_client, payment_links)
+
         existing = warehouse.fetch_dicts(conn, 'SELECT * FROM salesforce."Sync_Record__c"')
         records += sync_records.resolved_records(records, existing)
         to_write = sync_records.changed_records(records, existing)
@@ -535,7 +566,7 @@ def applied_sync(
     metadata = {
         "stripe_writes": sum(1 for outcome in outcomes if outcome.status != "skipped"),
         "stripe_errors": len(stripe_errors),
-        "salesforce_write_backs": len(write_backs),
+        "salesforce_write_backs": len(write_back_results),
         "sync_records_upserted": len(to_write),
         "sync_records_deleted_by_retention": retention_deleted,
         "rejected_contracts": len(quarantined),

@@ -1,0 +1,61 @@
+"""F28: an initial order whose term is not a multiple of its billing frequency (backend proration)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sf_stripe_pipeline.sync.contracts import build_contracts
+from sf_stripe_pipeline.sync.money import midnight_timestamp
+from sf_stripe_pipeline.sync.rules import ContractAssessment, assess_contracts
+
+from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
+
+
+def _assess(term: int, *, quantity: int = 3, frequency: str = "Annual") -> tuple[ContractAssessment, dict, dict]:
+    """A $1,200-a-year product on a `term`-month order starting 2025-08-31 (a month end)."""
+    builder = OrgBuilder()
+    entry = builder.entry(builder.product(SBQQ__BillingFrequency__c=frequency), 1200)
+    order = builder.order(
+        builder.account(), quote={"SBQQ__StartDate__c": "2025-08-31", "SBQQ__SubscriptionTerm__c": term}
+    )
+    line = builder.line(order, entry, quantity=quantity, unit_price=1200 * term / 12, SBQQ__SubscriptionTerm__c=term)
+    org = builder.snapshot()
+    (assessment,) = assess_contracts(
+        build_contracts(org), org, config(), today=TODAY, instance_url=INSTANCE_URL
+    ).values()
+    return assessment, entry, line
+
+
+def _ts(day: str) -> int:
+    return midnight_timestamp(date.fromisoformat(day))
+
+
+def test_an_18_month_term_billed_yearly_bills_the_last_6_months_once_in_a_second_phase() -> None:
+    assessment, entry, line = _assess(18)
+    assert assessment.violations == []
+    schedule = next(o for o in assessment.objects if o.stripe_object == "subscription_schedule")
+    whole, leftover = schedule.params["phases"]
+    assert whole["end_date"] == _ts("2026-08-31") and "add_invoice_items" not in whole
+    assert leftover["end_date"] == _ts("2027-02-28")
+    assert leftover["items"] == whole["items"] and whole["items"][0]["price"] == {"$ref": f"price:{entry['Id']}"}
+    assert leftover["proration_behavior"] == "none"
+    assert leftover["metadata"]["salesforce_backend_proration"] == "true"
+    (invoice_item,) = leftover["add_invoice_items"]
+    assert invoice_item["quantity"] == 3
+    assert invoice_item["period"] == {"start": {"type": "phase_start"}, "end": {"type": "phase_end"}}
+    price = next(o for o in assessment.objects if o.params is not None and o.key == f"{line['Id']}-backend-proration")
+    assert invoice_item["price"] == {"$ref": f"price:{price.key}"}
+    assert price.params["unit_amount_decimal"] == "60000"  # 1,200 x 6/12, in cents
+    assert "recurring" not in price.params and price.params["metadata"]["salesforce_proration"] == "true"
+
+
+def test_a_term_that_is_a_multiple_keeps_one_phase() -> None:
+    assessment, _, _ = _assess(24)
+    schedule = next(o for o in assessment.objects if o.stripe_object == "subscription_schedule")
+    assert assessment.violations == [] and len(schedule.params["phases"]) == 1
+
+
+def test_a_term_shorter_than_the_frequency_is_reported_as_not_yet_supported() -> None:
+    assessment, _, _ = _assess(9)
+    (violation,) = assessment.violations
+    assert violation.rule == "not_yet_supported" and "frontend proration" in violation.message
