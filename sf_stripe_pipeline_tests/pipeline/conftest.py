@@ -7,19 +7,15 @@ the demo org generated "as of" that day has its orders activated over the preced
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pytest
-import stripe
-from simple_salesforce import Salesforce
 
-from sf_stripe_pipeline import home
 from sf_stripe_pipeline.runner import RunSummary, run_sync
 from sf_stripe_pipeline.sandbox.demo_org import DemoCase, demo_case_index, generate_demo_org
-from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
-from sf_stripe_pipeline.sandbox.stripe import StripeSandbox
+from sf_stripe_pipeline_tests.sandbox_clients import SandboxClients
 
 NOW = "2025-03-10T12:00:00Z"
 AS_OF = date(2025, 3, 10)
@@ -29,22 +25,11 @@ NEW_RENEWABLE = (DemoCase.NEW, DemoCase.NEW_MULTI_LINE, DemoCase.NEW_METERED, De
 
 
 @dataclass
-class SyncedOrg:
+class SyncedOrg(SandboxClients):
     """A state home holding the demo org, and what its sandboxes look like to the real clients."""
 
-    home: Path
-    org: dict[str, list[dict]]
-    cases: dict[str, DemoCase]
-    salesforce: SalesforceSandbox
-    stripe: StripeSandbox
-
-    @property
-    def sf(self) -> Salesforce:
-        return self.salesforce.client()
-
-    @property
-    def stripe_client(self) -> stripe.StripeClient:
-        return self.stripe.client()
+    org: dict[str, list[dict]] = field(default_factory=dict)
+    cases: dict[str, DemoCase] = field(default_factory=dict)
 
     def orders(self, *cases: DemoCase) -> list[dict]:
         return [order for order in self.org["Order"] if self.cases.get(order["Id"]) in cases]
@@ -63,17 +48,14 @@ class SyncedOrg:
             if contract_by_quote.get(order["SBQQ__Quote__c"]) not in amended_contracts
         ]
 
-    def record(self, sobject: str, record_id: str) -> dict:
-        return self.sf.query(f"SELECT Id, Stripe_ID__c FROM {sobject} WHERE Id = '{record_id}'")["records"][0]
 
 
 def load_demo_org(state_home: Path) -> SyncedOrg:
-    org = generate_demo_org(DEMO_ORDERS, seed=7, as_of=AS_OF)
-    salesforce = SalesforceSandbox(home.salesforce_sandbox_dir(state_home))
-    salesforce.replace_org(org)
-    stripe_sandbox = StripeSandbox(home.stripe_sandbox_dir(state_home))
-    stripe_sandbox.reset()
-    return SyncedOrg(state_home, org, demo_case_index(org), salesforce, stripe_sandbox)
+    synced = SyncedOrg.at(state_home)
+    synced.org = generate_demo_org(DEMO_ORDERS, seed=7, as_of=AS_OF)
+    synced.cases = demo_case_index(synced.org)
+    synced.salesforce.replace_org(synced.org)
+    return synced
 
 
 @pytest.fixture(autouse=True)

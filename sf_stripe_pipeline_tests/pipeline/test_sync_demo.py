@@ -27,7 +27,7 @@ def _midnight(day: str) -> int:
 
 def test_new_contracts_become_the_expected_customers_products_prices_and_schedules(synced_demo) -> None:
     synced, _ = synced_demo
-    client = synced.stripe_client
+    client = synced.stripe
     accounts, quotes, entries = _by_id(synced, "Account"), _by_id(synced, "SBQQ__Quote__c"), _by_id(
         synced, "PricebookEntry"
     )
@@ -36,7 +36,7 @@ def test_new_contracts_become_the_expected_customers_products_prices_and_schedul
     assert len(orders) >= 5
 
     for order in orders:
-        schedule_id = synced.record("Order", order["Id"])["Stripe_ID__c"]
+        schedule_id = synced.stripe_id("Order", order["Id"])
         assert schedule_id and schedule_id.startswith("sub_sched_"), order["Id"]
         schedule = client.v1.subscription_schedules.retrieve(schedule_id)
         assert schedule.metadata["salesforce_order_id"] == order["Id"]
@@ -44,7 +44,7 @@ def test_new_contracts_become_the_expected_customers_products_prices_and_schedul
 
         account = accounts[order["AccountId"]]
         customer = client.v1.customers.retrieve(schedule.customer)
-        assert customer.id == synced.record("Account", account["Id"])["Stripe_ID__c"]
+        assert customer.id == synced.stripe_id("Account", account["Id"])
         assert customer.name == account["Name"]
         assert customer.metadata["salesforce_account_id"] == account["Id"]
         assert customer.address.city == account["BillingCity"]
@@ -68,7 +68,7 @@ def test_new_contracts_become_the_expected_customers_products_prices_and_schedul
             price = client.v1.prices.retrieve(item.price)
             items_by_product[price.product] = (item, price)
         for line in lines:
-            product_id = synced.record("Product2", line["Product2Id"])["Stripe_ID__c"]
+            product_id = synced.stripe_id("Product2", line["Product2Id"])
             item, price = items_by_product[product_id]
             assert price.currency == (order["CurrencyIsoCode"] or "USD").lower()
             assert price.recurring.interval == "month"
@@ -87,17 +87,17 @@ def test_new_contracts_become_the_expected_customers_products_prices_and_schedul
 
 def test_stripe_ids_are_written_back_to_salesforce(synced_demo) -> None:
     synced, _ = synced_demo
-    client = synced.stripe_client
+    client = synced.stripe
     for order in synced.unamended_new_orders():
-        account_stripe_id = synced.record("Account", order["AccountId"])["Stripe_ID__c"]
+        account_stripe_id = synced.stripe_id("Account", order["AccountId"])
         assert client.v1.customers.retrieve(account_stripe_id).metadata["salesforce_account_id"] == order["AccountId"]
         for line in (line for line in synced.org["OrderItem"] if line["OrderId"] == order["Id"]):
-            product_stripe_id = synced.record("Product2", line["Product2Id"])["Stripe_ID__c"]
+            product_stripe_id = synced.stripe_id("Product2", line["Product2Id"])
             product = client.v1.products.retrieve(product_stripe_id)
             assert product.metadata["salesforce_product2_id"] == line["Product2Id"]
             price_ids = [
-                synced.record("PricebookEntry", line["PricebookEntryId"])["Stripe_ID__c"],
-                synced.record("OrderItem", line["Id"])["Stripe_ID__c"],
+                synced.stripe_id("PricebookEntry", line["PricebookEntryId"]),
+                synced.stripe_id("OrderItem", line["Id"]),
             ]
             assert any(price_ids), f"no price written back for line {line['Id']}"
             for price_id in filter(None, price_ids):
@@ -109,15 +109,12 @@ def test_a_quarantined_contract_is_rejected_with_error_records_and_does_not_bloc
     [bad_order] = synced.orders(DemoCase.INVALID_DECIMAL_QUANTITY)
     [bad_line] = [line for line in synced.org["OrderItem"] if line["OrderId"] == bad_order["Id"] and line["Quantity"] % 1]
 
-    schedules = synced.stripe_client.v1.subscription_schedules.list({"limit": 100})
+    schedules = synced.stripe.v1.subscription_schedules.list({"limit": 100})
     assert bad_order["Id"] not in {schedule.metadata.to_dict().get("salesforce_order_id") for schedule in schedules.data}
     assert len(schedules.data) >= len(synced.unamended_new_orders()), "the other contracts still synced"
-    assert synced.record("Order", bad_order["Id"])["Stripe_ID__c"] is None
+    assert synced.stripe_id("Order", bad_order["Id"]) is None
 
-    [record] = synced.sf.query(
-        "SELECT Resolution_Status__c, Resolution_Message__c, Secondary_Object_Type__c FROM Sync_Record__c "
-        f"WHERE Compound_ID__c = '{bad_order['Id']}-{bad_line['Id']}'"
-    )["records"]
+    record = synced.sync_record(bad_order["Id"], bad_line["Id"])
     assert record["Resolution_Status__c"] == "Error"
     assert record["Secondary_Object_Type__c"] == "OrderItem"
     assert "decimal" in record["Resolution_Message__c"] and "integer_quantity" in record["Resolution_Message__c"]
@@ -138,11 +135,8 @@ def test_a_quarantined_contract_is_rejected_with_error_records_and_does_not_bloc
 def test_every_synced_order_gets_one_success_sync_record(synced_demo) -> None:
     synced, _ = synced_demo
     for order in synced.unamended_new_orders():
-        schedule_id = synced.record("Order", order["Id"])["Stripe_ID__c"]
-        [record] = synced.sf.query(
-            "SELECT Resolution_Status__c, Resolution_Message__c, Dagster_Run_ID__c FROM Sync_Record__c "
-            f"WHERE Compound_ID__c = '{order['Id']}-{order['Id']}'"
-        )["records"]
+        schedule_id = synced.stripe_id("Order", order["Id"])
+        record = synced.sync_record(order["Id"], order["Id"])
         assert record["Resolution_Status__c"] == "Success"
         assert record["Resolution_Message__c"] == f"Created Stripe Subscription Schedule with Id: {schedule_id}"
         assert record["Dagster_Run_ID__c"]
@@ -151,7 +145,7 @@ def test_every_synced_order_gets_one_success_sync_record(synced_demo) -> None:
 def test_a_second_sync_writes_nothing(synced_demo, monkeypatch: pytest.MonkeyPatch) -> None:
     synced, first = synced_demo
     monkeypatch.setenv("SF_STRIPE_HOME", str(synced.home))
-    schedules_before = len(synced.stripe_client.v1.subscription_schedules.list({"limit": 100}).data)
+    schedules_before = len(synced.stripe.v1.subscription_schedules.list({"limit": 100}).data)
 
     second = run_sync()
 
@@ -160,4 +154,4 @@ def test_a_second_sync_writes_nothing(synced_demo, monkeypatch: pytest.MonkeyPat
     assert (second.stripe_writes, second.salesforce_writes) == (0, 0)
     assert second.stripe_operations == {}
     assert second.contracts_synced == first.contracts_synced
-    assert len(synced.stripe_client.v1.subscription_schedules.list({"limit": 100}).data) == schedules_before
+    assert len(synced.stripe.v1.subscription_schedules.list({"limit": 100}).data) == schedules_before

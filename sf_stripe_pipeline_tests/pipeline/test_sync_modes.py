@@ -17,7 +17,7 @@ from .conftest import SyncedOrg
 
 
 def _synced_order_ids(synced: SyncedOrg) -> set[str]:
-    schedules = synced.stripe_client.v1.subscription_schedules.list({"limit": 100}).data
+    schedules = synced.stripe.v1.subscription_schedules.list({"limit": 100}).data
     return {schedule.metadata.to_dict().get("salesforce_order_id") for schedule in schedules}
 
 
@@ -33,9 +33,9 @@ def test_a_dry_run_plans_and_writes_nothing(demo_org: SyncedOrg) -> None:
     assert summary.planned_operations.get("create subscription_schedule", 0) >= 5
     assert summary.planned_operations.get("create customer", 0) >= 1
     assert (summary.stripe_writes, summary.salesforce_writes) == (0, 0)
-    assert not [entry for entry in demo_org.stripe.request_log() if entry.is_write]
-    assert demo_org.stripe_client.v1.customers.list().data == []
-    assert all(demo_org.record("Order", order["Id"])["Stripe_ID__c"] is None for order in demo_org.org["Order"])
+    assert not [entry for entry in demo_org.stripe_sandbox.request_log() if entry.is_write]
+    assert demo_org.stripe.v1.customers.list().data == []
+    assert all(demo_org.stripe_id("Order", order["Id"]) is None for order in demo_org.org["Order"])
 
 
 def test_a_backfill_over_a_partition_range_syncs_exactly_the_contracts_activated_in_it(demo_org: SyncedOrg) -> None:
@@ -71,9 +71,9 @@ def test_a_manual_sync_of_one_order_works_while_live_sync_is_off(demo_org: Synce
     assert summary.job_name == "manual_sync_job"
     assert summary.contracts_synced == 1
     assert _synced_order_ids(demo_org) == {order["Id"]}
-    assert demo_org.record("Order", order["Id"])["Stripe_ID__c"].startswith("sub_sched_")
+    assert demo_org.stripe_id("Order", order["Id"]).startswith("sub_sched_")
     others = [other for other in demo_org.org["Order"] if other["Id"] != order["Id"]]
-    assert all(demo_org.record("Order", other["Id"])["Stripe_ID__c"] is None for other in others)
+    assert all(demo_org.stripe_id("Order", other["Id"]) is None for other in others)
 
 
 def _tick(at: datetime) -> dg.RunRequest | dg.SkipReason:
