@@ -159,7 +159,9 @@ class LoopbackServer:
         return f"http://{host}:{port}"
 
     def close(self) -> None:
+        # A sandbox has nothing to drain: stop at once rather than wait for idle keep-alive connections.
         self._server.should_exit = True
+        self._server.force_exit = True
         self._thread.join(timeout=5)
         self._socket.close()
 
