@@ -5,8 +5,8 @@ Schemas:
   catalogue field, holding the latest extracted version of every record (deleted ones have `IsDeleted`).
   `_passes_filter` says whether the record passed the user's SOQL filter for its object when last extracted.
   `salesforce._watermarks` keeps the `SystemModstamp` high-water mark per object.
-- `sync`: what the sync computed and did. `contract_validation`, `desired_objects`, `stripe_objects`, `plan` and
-  `plan_notes` hold the latest materialization of their asset; `stripe_ledger` maps Salesforce keys to Stripe ids; and
+- `sync`: what the sync computed and did. `contract_validation`, `desired_objects`, `coupon_links`, `stripe_objects`,
+  `plan` and `plan_notes` hold the latest materialization of their asset; `stripe_ledger` maps Salesforce keys to Stripe ids; and
   `sync_records` is the append-only audit trail, one row per write and per rejection, tied to its Dagster run.
 
 DuckDB allows one writing process per file, so every connection here is short-lived and the jobs run their
@@ -51,6 +51,8 @@ SYNC_TABLES: dict[str, str] = {
         run_id VARCHAR, partition_key VARCHAR, seq INTEGER, operation VARCHAR, stripe_object VARCHAR, key VARCHAR,
         sf_object VARCHAR, sf_id VARCHAR, stripe_id VARCHAR, params JSON, payload_hash VARCHAR,
         idempotency_key VARCHAR, contract_keys VARCHAR[], destructive BOOLEAN""",
+    "coupon_links": """
+        run_id VARCHAR, address VARCHAR, current_version BOOLEAN, snapshot JSON, quote_coupon JSON""",
     "plan_notes": """
         run_id VARCHAR, stripe_object VARCHAR, key VARCHAR, sf_object VARCHAR, sf_id VARCHAR, stripe_id VARCHAR,
         contract_keys VARCHAR[], message VARCHAR""",

@@ -184,6 +184,34 @@ def validated_contracts(
     )
 
 
+def _coupon_link_rows(run_id: str, links: Sequence[coupons.CouponLink]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "address": link.address,
+                "current_version": link.current_version,
+                "snapshot": json.dumps(link.use.snapshot, default=str),
+                "quote_coupon": json.dumps(link.use.quote_coupon, default=str),
+            }
+            for link in links
+        ],
+        columns=["run_id", "address", "current_version", "snapshot", "quote_coupon"],
+    )
+
+
+def _load_coupon_links(conn) -> list[coupons.CouponLink]:
+    rows = warehouse.fetch_dicts(conn, "SELECT address, current_version, snapshot, quote_coupon FROM sync.coupon_links")
+    return [
+        coupons.CouponLink(
+            coupons.CouponUse(json.loads(row["snapshot"]), json.loads(row["quote_coupon"])),
+            row["address"],
+            row["current_version"],
+        )
+        for row in rows
+    ]
+
+
 def _desired_from_row(row: dict[str, Any]) -> DesiredObject:
     return DesiredObject(
         stripe_object=row["stripe_object"],
@@ -214,9 +242,15 @@ def desired_stripe_state(
         warehouse.prepare(conn)
         valid_keys = _valid_keys(conn)
         org = _load_org(conn)
+        contracts = _contracts_by_key(org, valid_keys)
+        today = clock.now().date()
+        # Assessed once here: the desired objects, and the coupon links applied_sync needs for write-backs (F43/F44).
+        assessments = assess_contracts(contracts, org, sync_config(), today=today, instance_url=instance_url)
         desired = desired_state(
-            _contracts_by_key(org, valid_keys), org, sync_config(), today=clock.now().date(), instance_url=instance_url
+            contracts, org, sync_config(), today=today, instance_url=instance_url, assessments=assessments
         )
+        links = [link for assessment in assessments.values() for link in assessment.coupon_links]
+        warehouse.replace_rows(conn, "coupon_links", _coupon_link_rows(context.run.run_id, links))
         rows = pd.DataFrame(
             [
                 {
@@ -472,17 +506,11 @@ def applied_sync(
         org = _load_org(conn)
         valid_contracts = _contracts_by_key(org, _valid_keys(conn))
         # F43: the coupon snapshots orders lack are created first, so the Stripe coupons can name them (F10).
-        coupon_links = [
-            link
-            for assessment in assess_contracts(
-                valid_contracts, org, sync_config(), today=clock.now().date(), instance_url=_instance_url(salesforce)
-            ).values()
-            for link in assessment.coupon_links
-        ]
+        coupon_links = _load_coupon_links(conn)
         to_create = coupons.snapshots_to_create(coupon_links)
         snapshot_results = salesforce_ops.create_records(sf_client, coupons.SNAPSHOT, list(to_create.values()))
         created = {key: result.record_key for key, result in zip(to_create, snapshot_results) if result.success}
-        ids.update(coupons.snapshot_refs(created, _instance_url(salesforce)))
+        ids.update(coupons.snapshot_refs(created, f"https://{sf_client.sf_instance}"))
         outcomes = stripe_ops.execute_plan(stripe_client, operations, ids)
         for outcome in outcomes:
             if outcome.status == "success" and outcome.operation.operation == "create":
