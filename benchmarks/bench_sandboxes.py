@@ -33,9 +33,9 @@ import stripe
 from tabulate import tabulate
 
 from sf_stripe_pipeline import home
-from sf_stripe_pipeline.sandbox.clock import NOW_ENV_VAR
+from sf_stripe_pipeline.clock import NOW_ENV_VAR
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 from sf_stripe_pipeline.sandbox.stripe import SANDBOX_API_KEY, StripeSandbox
 from sf_stripe_pipeline.sandbox.transport import serve
 

@@ -69,7 +69,7 @@ def _sync(env: dict[str, str]) -> dict:
 def _extracted_records(env: dict[str, str]) -> int:
     code = (
         "import duckdb; from sf_stripe_pipeline import home, warehouse; "
-        "from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS; "
+        "from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS; "
         "c = duckdb.connect(str(home.warehouse_path()), read_only=True); "
         "print(sum(c.execute(f'SELECT count(*) FROM {warehouse.table_name(s)}').fetchone()[0] for s in SOBJECTS))"
     )

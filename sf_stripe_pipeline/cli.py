@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from sf_stripe_pipeline import home
-from sf_stripe_pipeline.sandbox import clock
+from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.sandbox.demo_org import (
     DEFAULT_ORDERS,
     DEFAULT_SEED,

@@ -24,7 +24,7 @@ from sf_stripe_pipeline import home, warehouse
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.resources import SALESFORCE_ENV, STRIPE_ENV
 from sf_stripe_pipeline.defs.sync.assets import SYNC_PARTITIONS, VALIDATED_CONTRACTS
-from sf_stripe_pipeline.sandbox import clock
+from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
 from sf_stripe_pipeline.sandbox.stripe import StripeSandbox
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import stripe
 
-from sf_stripe_pipeline.sync import REF_KEY, DesiredObject, PlannedOperation
+from sf_stripe_pipeline.core import REF_KEY, DesiredObject, PlannedOperation
 
 SERVICES = {
     "customer": "customers",

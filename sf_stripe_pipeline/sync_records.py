@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sf_stripe_pipeline.stripe_ops import OperationOutcome, object_label
-from sf_stripe_pipeline.sync import Contract, OrgSnapshot, PlanningNote, Violation
+from sf_stripe_pipeline.core import Contract, OrgSnapshot, PlanningNote, Violation
 
 ERROR, SUCCESS, RESOLVED = "Error", "Success", "Resolved"
 PRIMARY_OBJECT_TYPE = "Order"

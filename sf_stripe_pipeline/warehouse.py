@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from sf_stripe_pipeline.sandbox.salesforce import objects as sf_objects
+from sf_stripe_pipeline.salesforce import catalogue as sf_objects
 
 SALESFORCE_SCHEMA = "salesforce"
 SYNC_SCHEMA = "sync"

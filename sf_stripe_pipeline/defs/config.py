@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from sf_stripe_pipeline import home
-from sf_stripe_pipeline.sync.config import SyncConfig, load_config
+from sf_stripe_pipeline.core.config import SyncConfig, load_config
 
 
 def sync_config() -> SyncConfig:

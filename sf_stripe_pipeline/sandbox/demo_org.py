@@ -36,9 +36,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sf_stripe_pipeline.sandbox import clock
+from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
-from sf_stripe_pipeline.sandbox.salesforce.objects import BOOLEAN, SOBJECTS
+from sf_stripe_pipeline.salesforce.catalogue import BOOLEAN, SOBJECTS
 
 __all__ = [
     "COUPONS", "DEFAULT_ORDERS", "DEFAULT_SEED", "INVALID_CASES", "MIN_DEMO_ORDERS", "PRODUCTS", "DemoCase",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sf_stripe_pipeline.sandbox.salesforce import OrgRecordError, SalesforceSandbox
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 Org = dict[str, list[dict[str, Any]]]
 SNAPSHOT_SUFFIX = ".json"

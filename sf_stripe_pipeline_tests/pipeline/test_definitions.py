@@ -22,8 +22,8 @@ from sf_stripe_pipeline.defs.sync.assets import (
     SYNC_PLAN,
     VALIDATED_CONTRACTS,
 )
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
-from sf_stripe_pipeline.sync import ConfigError, load_config
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
+from sf_stripe_pipeline.core import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

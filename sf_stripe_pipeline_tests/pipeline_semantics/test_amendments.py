@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from sf_stripe_pipeline.sync.money import midnight_timestamp
-from sf_stripe_pipeline_tests.sync_core.builders import OrgBuilder
+from sf_stripe_pipeline.core.money import midnight_timestamp
+from sf_stripe_pipeline_tests.core.builders import OrgBuilder
 
 from .conftest import NOW, Pipeline
 

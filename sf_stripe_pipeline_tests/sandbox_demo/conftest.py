@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sf_stripe_pipeline import home
-from sf_stripe_pipeline.sandbox import clock
+from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.sandbox.demo_org import generate_demo_org
 
 AS_OF = date(2025, 3, 10)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sf_stripe_pipeline.sandbox import clock
+from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.sandbox.demo_org import (
     FREQUENCY_MONTHS,
     INVALID_CASES,
@@ -21,7 +21,7 @@ from sf_stripe_pipeline.sandbox.demo_org import (
     generate_demo_org,
 )
 from sf_stripe_pipeline.sandbox.salesforce.ids import is_valid_id
-from sf_stripe_pipeline.sandbox.salesforce.objects import (
+from sf_stripe_pipeline.salesforce.catalogue import (
     BOOLEAN,
     DATE,
     DATETIME,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import simple_salesforce
 
-from sf_stripe_pipeline.sandbox.clock import NOW_ENV_VAR
+from sf_stripe_pipeline.clock import NOW_ENV_VAR
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
 from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 PINNED_NOW = "2025-06-01T12:00:00.000+0000"
 

@@ -9,7 +9,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from sf_stripe_pipeline.sandbox.clock import NOW_ENV_VAR
+from sf_stripe_pipeline.clock import NOW_ENV_VAR
 from sf_stripe_pipeline.sandbox.salesforce.ids import is_valid_id
 
 from .conftest import ACME, ORDER_1, PINNED_NOW, error_code, sf_id

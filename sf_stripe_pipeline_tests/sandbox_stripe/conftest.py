@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 import stripe
 
-from sf_stripe_pipeline.sandbox.clock import NOW_ENV_VAR
+from sf_stripe_pipeline.clock import NOW_ENV_VAR
 from sf_stripe_pipeline.sandbox.stripe import StripeSandbox
 
 

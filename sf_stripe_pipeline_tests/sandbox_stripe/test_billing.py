@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from sf_stripe_pipeline.sandbox.clock import parse_instant
+from sf_stripe_pipeline.clock import parse_instant
 
 
 def timestamp(instant: str) -> int:

@@ -29,7 +29,7 @@ import duckdb
 import stripe
 from simple_salesforce import Salesforce
 
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 MISSING = object()
 

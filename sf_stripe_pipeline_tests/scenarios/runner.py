@@ -28,7 +28,7 @@ import yaml
 
 from sf_stripe_pipeline import home
 from sf_stripe_pipeline.runner import RunSummary, run_sync
-from sf_stripe_pipeline.sandbox import clock
+from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.sandbox.salesforce import OrgRecordError, SalesforceSandbox
 from sf_stripe_pipeline.sandbox.snapshot import SnapshotError, load_snapshot_into, read_snapshot
 from sf_stripe_pipeline.sandbox.stripe import StripeSandbox

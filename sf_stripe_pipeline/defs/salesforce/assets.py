@@ -2,7 +2,7 @@
 
 All sixteen live in one subsettable multi-asset, so a run extracts them in one step, over one Salesforce client
 and one DuckDB connection (DuckDB takes one writer at a time), while the lineage graph still shows each object as
-its own asset. Extraction is incremental on `SystemModstamp` through `queryAll` (see `extract.py`); each object
+its own asset. Extraction is incremental on `SystemModstamp` through `queryAll` (see `salesforce/extract.py`); each object
 carries a pandera schema check whose failures (counts and a sample) show in the UI.
 """
 
@@ -14,11 +14,12 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from sf_stripe_pipeline import extract, warehouse
+from sf_stripe_pipeline import warehouse
+from sf_stripe_pipeline.salesforce import extract
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
-from sf_stripe_pipeline.sync import schemas
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
+from sf_stripe_pipeline.core import schemas
 
 GROUP = "salesforce"
 SCHEMA_CHECK = "schema"

@@ -7,7 +7,7 @@ from current Salesforce and current Stripe state, so replaying a partition is sa
 order. A manual sync names orders instead (`SyncScopeConfig.order_ids`), and the window is then ignored.
 
 Each asset keeps its latest result in a DuckDB table of the `sync` schema (see `warehouse.py`); the translation and
-the diff are pure functions in `sf_stripe_pipeline.sync`, so these assets only move data and talk to the APIs.
+the diff are pure functions in `sf_stripe_pipeline.core`, so these assets only move data and talk to the APIs.
 A dry run materializes everything up to `sync_plan` and stops there.
 """
 
@@ -24,15 +24,16 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from sf_stripe_pipeline import salesforce_ops, stripe_ops, sync_records, warehouse
+from sf_stripe_pipeline import stripe_ops, sync_records, warehouse
+from sf_stripe_pipeline.salesforce import writes as salesforce_ops
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
-from sf_stripe_pipeline.sandbox import clock
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
-from sf_stripe_pipeline.sync import coupons
-from sf_stripe_pipeline.sync import (
+from sf_stripe_pipeline import clock
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
+from sf_stripe_pipeline.core import coupons
+from sf_stripe_pipeline.core import (
     Contract,
     DesiredObject,
     OrgSnapshot,

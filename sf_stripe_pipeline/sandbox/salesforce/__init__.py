@@ -1,7 +1,7 @@
 """A stateful local Salesforce org, reached by simple-salesforce over the real REST request paths.
 
-See api.py for the REST surface, store.py for the on-disk org, soql.py for the SOQL subset and objects.py
-for the objects and fields it serves.
+See api.py for the REST surface, store.py for the on-disk org and soql.py for the SOQL subset; the objects and
+fields it serves come from the pipeline's own catalogue, `sf_stripe_pipeline/salesforce/catalogue.py`.
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ from urllib.parse import unquote
 import simple_salesforce
 
 from sf_stripe_pipeline.sandbox import transport
-from sf_stripe_pipeline.sandbox.salesforce import objects
+from sf_stripe_pipeline.salesforce import catalogue as objects
 from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
-from sf_stripe_pipeline.sandbox.salesforce.objects import FieldSpec
+from sf_stripe_pipeline.salesforce.catalogue import FieldSpec
 from sf_stripe_pipeline.sandbox.salesforce.soql import SoqlError, parse_query
 from sf_stripe_pipeline.sandbox.salesforce.store import (
     API_PREFIX,

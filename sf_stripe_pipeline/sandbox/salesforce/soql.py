@@ -4,7 +4,7 @@ A fake that drops a clause it does not understand returns rows a real org would 
 research notes on python-soql-parser), so this parser names every unsupported construct (aggregates,
 GROUP BY, sub-queries, OFFSET, date functions and literals such as LAST_N_DAYS:n, TYPEOF, ...) with its
 column, and `Salesforce` maps that to `MALFORMED_QUERY`. Field names resolve against the catalogue
-(objects.py), case-insensitively as in Salesforce, to their canonical API names; unknown ones raise
+(`sf_stripe_pipeline/salesforce/catalogue.py`), case-insensitively as in Salesforce, to their canonical API names; unknown ones raise
 `SoqlFieldError` (`INVALID_FIELD`). Literals are checked against the field's type, so dates compare as
 dates and a quoted number is refused as Salesforce refuses it.
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 
-from sf_stripe_pipeline.sandbox.salesforce import objects
+from sf_stripe_pipeline.salesforce import catalogue as objects
 from sf_stripe_pipeline.sandbox.salesforce.ids import to_18
-from sf_stripe_pipeline.sandbox.salesforce.objects import FieldSpec, SObjectSpec
+from sf_stripe_pipeline.salesforce.catalogue import FieldSpec, SObjectSpec
 
 
 class SoqlError(ValueError):

@@ -28,10 +28,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sf_stripe_pipeline.sandbox import clock
-from sf_stripe_pipeline.sandbox.salesforce import objects
+from sf_stripe_pipeline import clock
+from sf_stripe_pipeline.salesforce import catalogue as objects
 from sf_stripe_pipeline.sandbox.salesforce.ids import is_valid_id, make_id, to_18
-from sf_stripe_pipeline.sandbox.salesforce.objects import FieldSpec, SObjectSpec
+from sf_stripe_pipeline.salesforce.catalogue import FieldSpec, SObjectSpec
 from sf_stripe_pipeline.sandbox.salesforce.soql import BoolOp, Comparison, Condition, FieldRef, Not, Query
 
 INSTANCE_URL = "https://sandbox.my.salesforce.com"

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 import stripe
 from stripe._api_version import _ApiVersion
 
-from ..clock import now_timestamp
+from sf_stripe_pipeline.clock import now_timestamp
 from ..transport import SandboxRequest, SandboxResponse, in_process_session
 from .base import Context
 from .errors import StripeApiError

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sf_stripe_pipeline.sandbox.clock import parse_instant
+from sf_stripe_pipeline.clock import parse_instant
 from sf_stripe_pipeline.sandbox.demo_org import FREQUENCY_MONTHS, add_months, sf_datetime
 from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 Record = dict[str, Any]
 Org = dict[str, list[Record]]

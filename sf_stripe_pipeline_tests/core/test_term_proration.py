@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from sf_stripe_pipeline.sync.contracts import build_contracts
-from sf_stripe_pipeline.sync.money import midnight_timestamp
-from sf_stripe_pipeline.sync.rules import ContractAssessment, assess_contracts
+from sf_stripe_pipeline.core.contracts import build_contracts
+from sf_stripe_pipeline.core.money import midnight_timestamp
+from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts
 
 from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sf_stripe_pipeline.sync.config import SyncConfig
-from sf_stripe_pipeline.sync.contracts import build_contracts
-from sf_stripe_pipeline.sync.desired import DesiredObject, ref
-from sf_stripe_pipeline.sync.rules import assess_contracts
-from sf_stripe_pipeline.sync.translate import desired_state
+from sf_stripe_pipeline.core.config import SyncConfig
+from sf_stripe_pipeline.core.contracts import build_contracts
+from sf_stripe_pipeline.core.desired import DesiredObject, ref
+from sf_stripe_pipeline.core.rules import assess_contracts
+from sf_stripe_pipeline.core.translate import desired_state
 
 from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sf_stripe_pipeline.sync.config import SyncConfig
-from sf_stripe_pipeline.sync.contracts import build_contracts
-from sf_stripe_pipeline.sync.rules import Violation, validate_contracts
-from sf_stripe_pipeline.sync.schemas import records_frame, schema_failures
+from sf_stripe_pipeline.core.config import SyncConfig
+from sf_stripe_pipeline.core.contracts import build_contracts
+from sf_stripe_pipeline.core.rules import Violation, validate_contracts
+from sf_stripe_pipeline.core.schemas import records_frame, schema_failures
 
 from .builders import TODAY, OrgBuilder, config
 

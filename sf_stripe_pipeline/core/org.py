@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sf_stripe_pipeline.sandbox.salesforce.objects import (
+from sf_stripe_pipeline.salesforce.catalogue import (
     BOOLEAN,
     DATE,
     DATETIME,

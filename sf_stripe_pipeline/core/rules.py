@@ -17,15 +17,15 @@ from typing import Any
 
 import pandas as pd
 
-from sf_stripe_pipeline.sync.config import SyncConfig
-from sf_stripe_pipeline.sync.contracts import Contract, amended_contract_id, quote_of
-from sf_stripe_pipeline.sync.coupons import CouponLink
-from sf_stripe_pipeline.sync.desired import DesiredObject
-from sf_stripe_pipeline.sync.drafting import TranslationContext, draft_contract
-from sf_stripe_pipeline.sync.mapping import DataMapper
-from sf_stripe_pipeline.sync.records import OrgSnapshot, passes_filter
-from sf_stripe_pipeline.sync.schemas import SCHEMAS, records_frame, schema_failures
-from sf_stripe_pipeline.sync.violations import Violation
+from sf_stripe_pipeline.core.config import SyncConfig
+from sf_stripe_pipeline.core.contracts import Contract, amended_contract_id, quote_of
+from sf_stripe_pipeline.core.coupons import CouponLink
+from sf_stripe_pipeline.core.desired import DesiredObject
+from sf_stripe_pipeline.core.drafting import TranslationContext, draft_contract
+from sf_stripe_pipeline.core.mapping import DataMapper
+from sf_stripe_pipeline.core.org import OrgSnapshot, passes_filter
+from sf_stripe_pipeline.core.schemas import SCHEMAS, records_frame, schema_failures
+from sf_stripe_pipeline.core.violations import Violation
 
 __all__ = ["ContractAssessment", "Violation", "assess_contracts", "validate_contracts"]
 

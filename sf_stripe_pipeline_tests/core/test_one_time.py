@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sf_stripe_pipeline.sync.contracts import build_contracts
-from sf_stripe_pipeline.sync.plan import plan_operations
-from sf_stripe_pipeline.sync.translate import desired_state
+from sf_stripe_pipeline.core.contracts import build_contracts
+from sf_stripe_pipeline.core.plan import plan_operations
+from sf_stripe_pipeline.core.translate import desired_state
 
 from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
 

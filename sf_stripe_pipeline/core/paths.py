@@ -19,7 +19,7 @@ from typing import Any
 import stripe.params as stripe_params
 from stripe._request_options import RequestOptions
 
-from sf_stripe_pipeline.sandbox.salesforce.objects import REFERENCE, SOBJECTS
+from sf_stripe_pipeline.salesforce.catalogue import REFERENCE, SOBJECTS
 
 # Mapper object keys (spec §1.3) -> the Salesforce object a mapping's source path starts from.
 TARGET_SOURCES: dict[str, str] = {

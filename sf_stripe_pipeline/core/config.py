@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
-from sf_stripe_pipeline.sync.paths import TARGET_SOURCES, check_stripe_path, parse_salesforce_path
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
+from sf_stripe_pipeline.core.paths import TARGET_SOURCES, check_stripe_path, parse_salesforce_path
 
 StaticValue = str | int | float | bool
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sf_stripe_pipeline.sync.contracts import build_contracts
-from sf_stripe_pipeline.sync.money import midnight_timestamp
-from sf_stripe_pipeline.sync.plan import build_plan, plan_operations
-from sf_stripe_pipeline.sync.rules import ContractAssessment, assess_contracts
+from sf_stripe_pipeline.core.contracts import build_contracts
+from sf_stripe_pipeline.core.money import midnight_timestamp
+from sf_stripe_pipeline.core.plan import build_plan, plan_operations
+from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts
 
 from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
 from .test_plan import _stripe_state

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sf_stripe_pipeline.sync.money import add_months
+from sf_stripe_pipeline.core.money import add_months
 
 NOT_SKIPPED_MESSAGE = (
     "Any order items, revising order items in a previous order, must not be skipped: the line it revises "

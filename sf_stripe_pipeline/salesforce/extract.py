@@ -21,7 +21,7 @@ import pandas as pd
 from simple_salesforce import Salesforce
 
 from sf_stripe_pipeline import warehouse
-from sf_stripe_pipeline.sandbox.salesforce.objects import SOBJECTS
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 UPSERT_CHUNK = 20_000
 

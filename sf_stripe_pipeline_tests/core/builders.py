@@ -10,8 +10,8 @@ from datetime import date
 from typing import Any
 
 from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
-from sf_stripe_pipeline.sync.config import SyncConfig
-from sf_stripe_pipeline.sync.records import OrgSnapshot
+from sf_stripe_pipeline.core.config import SyncConfig
+from sf_stripe_pipeline.core.org import OrgSnapshot
 
 INSTANCE_URL = "https://acme.my.salesforce.com"
 TODAY = date(2025, 3, 10)  # the spec's "today"

@@ -8,15 +8,15 @@ No I/O, no clock and no environment here (except reading the config file): the D
 reads Stripe, applies the plan and writes back. The unit of sync is a contract (initial order + amendments).
 """
 
-from sf_stripe_pipeline.sync.config import ConfigError, SyncConfig, load_config, parse_config
-from sf_stripe_pipeline.sync.contracts import Contract, build_contracts, contracts_in_scope
-from sf_stripe_pipeline.sync.desired import REF_KEY, DesiredObject, ref
-from sf_stripe_pipeline.sync.plan import Plan, PlannedOperation, PlanningNote, build_plan, plan_operations
-from sf_stripe_pipeline.sync.records import OrgSnapshot
-from sf_stripe_pipeline.sync.rules import ContractAssessment, assess_contracts, validate_contracts
-from sf_stripe_pipeline.sync.schemas import SCHEMAS, schema_failures
-from sf_stripe_pipeline.sync.translate import desired_state
-from sf_stripe_pipeline.sync.violations import Violation
+from sf_stripe_pipeline.core.config import ConfigError, SyncConfig, load_config, parse_config
+from sf_stripe_pipeline.core.contracts import Contract, build_contracts, contracts_in_scope
+from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, ref
+from sf_stripe_pipeline.core.plan import Plan, PlannedOperation, PlanningNote, build_plan, plan_operations
+from sf_stripe_pipeline.core.org import OrgSnapshot
+from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts, validate_contracts
+from sf_stripe_pipeline.core.schemas import SCHEMAS, schema_failures
+from sf_stripe_pipeline.core.translate import desired_state
+from sf_stripe_pipeline.core.violations import Violation
 
 __all__ = [
     "REF_KEY",

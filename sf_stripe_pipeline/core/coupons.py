@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sf_stripe_pipeline.sync.records import OrgSnapshot
+from sf_stripe_pipeline.core.org import OrgSnapshot
 
 SNAPSHOT = "Order_Stripe_Coupon__c"
 SNAPSHOT_REF, SNAPSHOT_LINK_REF = "order_stripe_coupon", "order_stripe_coupon_link"

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sf_stripe_pipeline.sync.records import OrgSnapshot, passes_filter
+from sf_stripe_pipeline.core.org import OrgSnapshot, passes_filter
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sf_stripe_pipeline.sync.contracts import build_contracts
-from sf_stripe_pipeline.sync.coupons import coupon_write_backs, snapshots_to_create
-from sf_stripe_pipeline.sync.rules import assess_contracts
-from sf_stripe_pipeline.sync.translate import desired_state
+from sf_stripe_pipeline.core.contracts import build_contracts
+from sf_stripe_pipeline.core.coupons import coupon_write_backs, snapshots_to_create
+from sf_stripe_pipeline.core.rules import assess_contracts
+from sf_stripe_pipeline.core.translate import desired_state
 
 from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sf_stripe_pipeline.sync.contracts import build_contracts, contracts_in_scope
+from sf_stripe_pipeline.core.contracts import build_contracts, contracts_in_scope
 
 from .builders import OrgBuilder
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sf_stripe_pipeline.sync.contracts import build_contracts
-from sf_stripe_pipeline.sync.desired import REF_KEY, DesiredObject
-from sf_stripe_pipeline.sync.plan import PlannedOperation, build_plan, plan_operations
-from sf_stripe_pipeline.sync.translate import desired_state
+from sf_stripe_pipeline.core.contracts import build_contracts
+from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject
+from sf_stripe_pipeline.core.plan import PlannedOperation, build_plan, plan_operations
+from sf_stripe_pipeline.core.translate import desired_state
 
 from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
 

@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sf_stripe_pipeline.sync.amendments import (
+from sf_stripe_pipeline.core.amendments import (
     NOT_SKIPPED_MESSAGE,
     OVER_TERMINATION_MESSAGE,
     Aggregate,
@@ -31,9 +31,9 @@ from sf_stripe_pipeline.sync.amendments import (
     same_day_of_month,
     whole_months_between,
 )
-from sf_stripe_pipeline.sync.config import SyncConfig
-from sf_stripe_pipeline.sync.contracts import Contract, amended_contract_id, quote_of
-from sf_stripe_pipeline.sync.coupons import (
+from sf_stripe_pipeline.core.config import SyncConfig
+from sf_stripe_pipeline.core.contracts import Contract, amended_contract_id, quote_of
+from sf_stripe_pipeline.core.coupons import (
     QUOTE_COUPON,
     SNAPSHOT,
     SNAPSHOT_LINK_REF,
@@ -44,9 +44,9 @@ from sf_stripe_pipeline.sync.coupons import (
     coupons_of,
     version_key,
 )
-from sf_stripe_pipeline.sync.desired import DesiredObject, ref, refs_in
-from sf_stripe_pipeline.sync.mapping import DataMapper, MappedFields, ParamProblem, build_params
-from sf_stripe_pipeline.sync.mdq import (
+from sf_stripe_pipeline.core.desired import DesiredObject, ref, refs_in
+from sf_stripe_pipeline.core.mapping import DataMapper, MappedFields, ParamProblem, build_params
+from sf_stripe_pipeline.core.mdq import (
     SEGMENT_DATES_MESSAGE,
     Change,
     Segment,
@@ -58,10 +58,10 @@ from sf_stripe_pipeline.sync.mdq import (
     segment_on,
     segment_start,
 )
-from sf_stripe_pipeline.sync.money import add_months, format_decimal, midnight_timestamp, minor_units, to_decimal
-from sf_stripe_pipeline.sync.paths import TERM_PSEUDO_PATH
-from sf_stripe_pipeline.sync.records import OrgSnapshot
-from sf_stripe_pipeline.sync.violations import Violation
+from sf_stripe_pipeline.core.money import add_months, format_decimal, midnight_timestamp, minor_units, to_decimal
+from sf_stripe_pipeline.core.paths import TERM_PSEUDO_PATH
+from sf_stripe_pipeline.core.org import OrgSnapshot
+from sf_stripe_pipeline.core.violations import Violation
 
 METADATA_PREFIX = "salesforce_"
 BILLING_FREQUENCY_MONTHS = {"Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12}

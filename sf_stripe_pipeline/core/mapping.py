@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sf_stripe_pipeline.sync.config import StaticValue, SyncConfig
-from sf_stripe_pipeline.sync.money import midnight_timestamp
-from sf_stripe_pipeline.sync.paths import (
+from sf_stripe_pipeline.core.config import StaticValue, SyncConfig
+from sf_stripe_pipeline.core.money import midnight_timestamp
+from sf_stripe_pipeline.core.paths import (
     PSEUDO_PATHS,
     TARGET_SOURCES,
     TERMINATION_PREFIX,

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sf_stripe_pipeline.sync.config import SyncConfig
-from sf_stripe_pipeline.sync.desired import REF_KEY, DesiredObject, is_ref
-from sf_stripe_pipeline.sync.money import normalize_decimal_string
+from sf_stripe_pipeline.core.config import SyncConfig
+from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, is_ref
+from sf_stripe_pipeline.core.money import normalize_decimal_string
 
 CREATE, UPDATE, ARCHIVE, CANCEL, FINALIZE = "create", "update", "archive", "cancel", "finalize"
 _TIERS = {

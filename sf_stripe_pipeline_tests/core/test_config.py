@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sf_stripe_pipeline.sync.config import ConfigError, load_config
+from sf_stripe_pipeline.core.config import ConfigError, load_config
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "sf_stripe.yaml"
 

@@ -1,6 +1,7 @@
-"""The Salesforce objects and fields the sandbox serves: the CPQ data model of spec §3, and nothing more.
+"""The Salesforce objects and fields the pipeline reads and writes: the CPQ data model of spec §3, and nothing more.
 
-This catalogue is the one place that says which fields exist and what type each has. The sandbox uses it
+This catalogue is the one place that says which fields exist and what type each has. The extraction, the
+warehouse tables and the pandera schemas are built from it; the sandbox serves exactly these objects and uses it
 for `describe`, for `INVALID_FIELD` errors and for typing SOQL literals; the demo org and snapshot loader
 validate records against it; the pipeline's pandera schemas read the picklist values from it.
 

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date
 
-from sf_stripe_pipeline.sync.config import SyncConfig
-from sf_stripe_pipeline.sync.contracts import Contract
-from sf_stripe_pipeline.sync.desired import REF_KEY, DesiredObject, ref
-from sf_stripe_pipeline.sync.records import OrgSnapshot
-from sf_stripe_pipeline.sync.rules import ContractAssessment, assess_contracts
+from sf_stripe_pipeline.core.config import SyncConfig
+from sf_stripe_pipeline.core.contracts import Contract
+from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, ref
+from sf_stripe_pipeline.core.org import OrgSnapshot
+from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts
 
 __all__ = ["REF_KEY", "STRIPE_OBJECT_ORDER", "DesiredObject", "desired_state", "ref"]
 
