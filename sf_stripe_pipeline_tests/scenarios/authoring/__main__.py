@@ -1,6 +1,6 @@
 """Regenerate the scenario snapshots: `python -m sf_stripe_pipeline_tests.scenarios.authoring [--check] [NAME...]`.
 
-Each case in `cases.py` builds its org with the CPQ builder; this writes every step's records into
+Each case in the `cases` package builds its org with the CPQ builder; this writes every step's records into
 `cases/<name>/<step>/<SObject>.json` (the sandbox's snapshot format). `--check` writes nothing and fails if a
 checked-in snapshot differs from what its case builds.
 """
