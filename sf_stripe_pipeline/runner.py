@@ -10,7 +10,6 @@ logs, which is how "a re-run writes nothing" is checked.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -20,13 +19,14 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from sf_stripe_pipeline import home, warehouse
+from sf_stripe_pipeline import home
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.resources import SALESFORCE_ENV, STRIPE_ENV
 from sf_stripe_pipeline.defs.sync.assets import SYNC_PARTITIONS, VALIDATED_CONTRACTS
 from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
 from sf_stripe_pipeline.sandbox.stripe import StripeSandbox
+from sf_stripe_pipeline.warehouse import audit, plan, validation
 
 
 @dataclass
@@ -122,27 +122,22 @@ def _fill_from_warehouse(summary: RunSummary) -> None:
         return
     conn = duckdb.connect(str(path))
     try:
-        validation = warehouse.fetch_dicts(
-            conn, "SELECT contract_key, status, violations FROM sync.contract_validation WHERE run_id = ?",
-            [summary.run_id],
-        )
-        summary.contracts_synced = sum(1 for row in validation if row["status"] == "valid")
+        validation_rows = validation.of_run(conn, summary.run_id)
+        summary.contracts_synced = sum(1 for row in validation_rows if row["status"] == validation.VALID)
         summary.rejected = [
-            (row["contract_key"], [f"{v['rule']}: {v['message']}" for v in json.loads(row["violations"])])
-            for row in validation
-            if row["status"] == "quarantined"
+            (row["contract_key"], [f"{v['rule']}: {v['message']}" for v in row["violations"]])
+            for row in validation_rows
+            if row["status"] == validation.QUARANTINED
         ]
-        records = warehouse.fetch_dicts(
-            conn, "SELECT operation, stripe_object, status FROM sync.sync_records "
-            "WHERE run_id = ? AND stripe_object IS NOT NULL", [summary.run_id],
-        )
         summary.stripe_operations = dict(
-            Counter(f"{row['operation']} {row['stripe_object']} ({row['status']})" for row in records)
+            Counter(
+                f"{row['operation']} {row['stripe_object']} ({row['status']})"
+                for row in audit.stripe_rows_of_run(conn, summary.run_id)
+            )
         )
-        plan = warehouse.fetch_dicts(
-            conn, "SELECT operation, stripe_object FROM sync.plan WHERE run_id = ?", [summary.run_id]
+        summary.planned_operations = dict(
+            Counter(f"{row['operation']} {row['stripe_object']}" for row in plan.operations_of_run(conn, summary.run_id))
         )
-        summary.planned_operations = dict(Counter(f"{row['operation']} {row['stripe_object']}" for row in plan))
     finally:
         conn.close()
 

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 from simple_salesforce import Salesforce
 
-from sf_stripe_pipeline import warehouse
+from sf_stripe_pipeline.warehouse import org as org_tables
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 UPSERT_CHUNK = 20_000
@@ -52,13 +52,6 @@ def build_query(sobject: str, since: datetime | None, where: str | None = None, 
     return f"SELECT {selected} FROM {sobject}" + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
 
 
-def _watermark(conn: duckdb.DuckDBPyConnection, sobject: str) -> datetime | None:
-    rows = conn.execute(
-        f"SELECT system_modstamp FROM {warehouse.SALESFORCE_SCHEMA}._watermarks WHERE sobject = ?", [sobject]
-    ).fetchall()
-    return rows[0][0] if rows else None
-
-
 def _chunks(records: Iterator[dict], size: int) -> Iterator[list[dict]]:
     chunk: list[dict] = []
     for record in records:
@@ -81,7 +74,7 @@ def extract_object(
 ) -> ExtractionResult:
     """Pull what changed in `sobject` since its watermark into `salesforce."<sobject>"`; advance the watermark."""
     fields = list(SOBJECTS[sobject].fields)
-    since = None if full_refresh else _watermark(conn, sobject)
+    since = None if full_refresh else org_tables.watermark(conn, sobject)
     soql = build_query(sobject, since)
     passing_ids: set[str] | None = None
     if where:
@@ -96,7 +89,7 @@ def extract_object(
         frame["_passes_filter"] = True if passing_ids is None else frame["Id"].isin(passing_ids)
         frame["_extracted_at"] = extracted_at
         frame["_run_id"] = run_id
-        warehouse.upsert_records(conn, sobject, frame)
+        org_tables.upsert_records(conn, sobject, frame)
         total += len(frame)
         deleted += int(frame["IsDeleted"].fillna(False).astype(bool).sum())
         filtered_out += int((~frame["_passes_filter"]).sum())
@@ -104,8 +97,5 @@ def extract_object(
         if pd.notna(chunk_newest) and (newest is None or chunk_newest.to_pydatetime() > newest):
             newest = chunk_newest.to_pydatetime()
 
-    conn.execute(
-        f"INSERT OR REPLACE INTO {warehouse.SALESFORCE_SCHEMA}._watermarks VALUES (?, ?, ?)",
-        [sobject, newest, extracted_at],
-    )
+    org_tables.set_watermark(conn, sobject, newest, extracted_at)
     return ExtractionResult(sobject, total, deleted, filtered_out, since, newest, soql)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sf_stripe_pipeline.stripe_ops import fetch_actual
+from sf_stripe_pipeline.stripe.reads import fetch_actual
 from sf_stripe_pipeline.core import DesiredObject
 from sf_stripe_pipeline.sandbox.stripe import StripeSandbox
 

@@ -1,6 +1,6 @@
-"""The Stripe side of the imperative shell: read the objects the plan is about, and execute a plan.
+"""Executing a plan against Stripe.
 
-Both are thin: what to write comes from the pure planner (`sync/plan.py`); here we only resolve symbolic
+Thin on purpose: what to write comes from the pure planner (`core/plan.py`); here we only resolve symbolic
 references (`{"$ref": "customer:001…"}`) to Stripe ids, call stripe-python with each operation's deterministic
 idempotency key, and report an outcome per operation. A re-run after a crash re-plans the same operations with the
 same keys, so Stripe replays the creates that already happened instead of duplicating them.
@@ -8,107 +8,14 @@ same keys, so Stripe replays the creates that already happened instead of duplic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import stripe
 
-from sf_stripe_pipeline.core import REF_KEY, DesiredObject, PlannedOperation
-
-SERVICES = {
-    "customer": "customers",
-    "product": "products",
-    "price": "prices",
-    "coupon": "coupons",
-    "subscription_schedule": "subscription_schedules",
-    "subscription": "subscriptions",
-    "invoice_item": "invoice_items",
-    "invoice": "invoices",
-}
-
-
-def service(client: stripe.StripeClient, stripe_object: str) -> Any:
-    return getattr(client.v1, SERVICES[stripe_object])
-
-
-def object_ref(stripe_object: str, key: str) -> str:
-    return f"{stripe_object}:{key}"
-
-
-@dataclass(frozen=True)
-class ActualObject:
-    ref: str
-    stripe_id: str | None
-    state: str
-    """`found`, `missing` (no id known, or the id no longer exists: re-create, F6) or `deleted` (an error, F6)."""
-    body: dict[str, Any] | None
-
-
-LIST_PAGE = 100
-
-
-def _listed(client: stripe.StripeClient, stripe_object: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
-    """Read `wanted` ids of one object type by listing, 100 a call, within a page budget of twice what the wanted
-    ids could fill: cheap when they are most of the account, and never much dearer than one retrieve each when
-    the account holds many other objects. What the pages did not hold is left to individual retrieves."""
-    found: dict[str, dict[str, Any]] = {}
-    budget = 2 * -(-len(wanted) // LIST_PAGE)
-    page = service(client, stripe_object).list({"limit": LIST_PAGE})
-    while budget:
-        for obj in page.data:
-            if obj.id in wanted:
-                found[obj.id] = obj.to_dict(for_json=True)
-        budget -= 1
-        if not page.has_more or len(found) == len(wanted):
-            break
-        page = service(client, stripe_object).list({"limit": LIST_PAGE, "starting_after": page.data[-1].id})
-    return found
-
-
-def _retrieve(client: stripe.StripeClient, stripe_object: str, stripe_id: str) -> dict[str, Any] | None:
-    try:
-        return service(client, stripe_object).retrieve(stripe_id).to_dict(for_json=True)
-    except stripe.InvalidRequestError as error:
-        if error.code != "resource_missing":
-            raise
-        return None
-
-
-def fetch_actual(
-    client: stripe.StripeClient, desired: Iterable[DesiredObject], known_ids: Mapping[str, str]
-) -> list[ActualObject]:
-    """The current Stripe object behind each desired object, found by the ledger's id or else the Stripe id written
-    on the Salesforce record (adoption of a pasted `Stripe_ID__c`, spec §1.4). Object types with many ids to read
-    are listed in pages rather than retrieved one by one."""
-    targets: list[tuple[str, str, str | None]] = []
-    ids_by_type: dict[str, set[str]] = {}
-    for wanted in desired:
-        ref = object_ref(wanted.stripe_object, wanted.key)
-        stripe_id = known_ids.get(ref) or wanted.linked_stripe_id
-        targets.append((ref, wanted.stripe_object, stripe_id))
-        if stripe_id:
-            ids_by_type.setdefault(wanted.stripe_object, set()).add(stripe_id)
-    bodies: dict[str, dict[str, Any]] = {}
-    for stripe_object, ids in ids_by_type.items():
-        if len(ids) >= LIST_PAGE:
-            bodies.update(_listed(client, stripe_object, ids))
-
-    actual = []
-    for ref, stripe_object, stripe_id in targets:
-        if not stripe_id:
-            actual.append(ActualObject(ref, None, "missing", None))
-            continue
-        if stripe_id not in bodies:
-            body = _retrieve(client, stripe_object, stripe_id)
-            if body is None:
-                actual.append(ActualObject(ref, stripe_id, "missing", None))
-                continue
-            bodies[stripe_id] = body
-        body = bodies[stripe_id]
-        actual.append(ActualObject(ref, stripe_id, "deleted" if body.get("deleted") else "found", body))
-    return actual
-
+from sf_stripe_pipeline.core import REF_KEY, PlannedOperation
+from sf_stripe_pipeline.stripe.objects import object_label, object_ref, service
 
 @dataclass(frozen=True)
 class OperationOutcome:
@@ -189,22 +96,6 @@ def execute_plan(
             OperationOutcome(operation, "success", result.id, _describe(operation, result.id), request_id, link)
         )
     return outcomes
-
-
-_LABELS = {
-    "customer": "Customer",
-    "product": "Product",
-    "price": "Price",
-    "coupon": "Coupon",
-    "subscription_schedule": "Subscription Schedule",
-    "subscription": "Subscription",
-    "invoice_item": "Invoice Item",
-    "invoice": "Invoice",
-}
-
-
-def object_label(stripe_object: str) -> str:
-    return _LABELS.get(stripe_object, stripe_object)
 
 
 def _describe(operation: PlannedOperation, stripe_id: str) -> str:

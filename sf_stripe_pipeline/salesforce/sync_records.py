@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sf_stripe_pipeline.stripe_ops import OperationOutcome, object_label
+from sf_stripe_pipeline.stripe.objects import object_label
+from sf_stripe_pipeline.stripe.writes import OperationOutcome
 from sf_stripe_pipeline.core import Contract, OrgSnapshot, PlanningNote, Violation
 
 ERROR, SUCCESS, RESOLVED = "Error", "Success", "Resolved"

@@ -1,0 +1,101 @@
+"""`sync.sync_records`: the append-only audit trail, one row per Stripe write, per Salesforce write-back and per
+rejection, each tied to its Dagster run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from sf_stripe_pipeline.core import Contract, Violation
+from sf_stripe_pipeline.salesforce.writes import WriteResult
+from sf_stripe_pipeline.stripe.writes import OperationOutcome
+from sf_stripe_pipeline.warehouse.db import SyncTable, append_rows, fetch_dicts
+
+TABLE = SyncTable(
+    "sync_records",
+    """run_id VARCHAR, partition_key VARCHAR, recorded_at TIMESTAMPTZ, contract_key VARCHAR,
+    sf_object VARCHAR, sf_id VARCHAR, stripe_object VARCHAR, stripe_id VARCHAR, operation VARCHAR,
+    status VARCHAR, message VARCHAR, idempotency_key VARCHAR, stripe_request_id VARCHAR""",
+)
+COLUMNS = [
+    "run_id", "partition_key", "recorded_at", "contract_key", "sf_object", "sf_id", "stripe_object", "stripe_id",
+    "operation", "status", "message", "idempotency_key", "stripe_request_id",
+]
+
+
+def rows(
+    run_id: str,
+    partition: str,
+    now: datetime,
+    outcomes: Sequence[OperationOutcome],
+    write_backs: Sequence[WriteResult],
+    quarantined: Sequence[tuple[Contract, list[Violation]]],
+) -> list[dict[str, Any]]:
+    """One row per Stripe write, per Salesforce write-back and per rejection."""
+    base = {"run_id": run_id, "partition_key": partition, "recorded_at": now}
+    audit = [
+        {
+            **base,
+            "contract_key": ",".join(outcome.operation.contract_keys),
+            "sf_object": outcome.operation.sf_object,
+            "sf_id": outcome.operation.sf_id,
+            "stripe_object": outcome.operation.stripe_object,
+            "stripe_id": outcome.stripe_id,
+            "operation": outcome.operation.operation,
+            "status": outcome.status,
+            "message": outcome.message,
+            "idempotency_key": outcome.operation.idempotency_key,
+            "stripe_request_id": outcome.request_id,
+        }
+        for outcome in outcomes
+    ]
+    audit += [
+        {
+            **base,
+            "contract_key": None,
+            "sf_object": result.sobject,
+            "sf_id": result.record_key,
+            "stripe_object": None,
+            "stripe_id": result.stripe_id,
+            "operation": "write_back",
+            "status": "success" if result.success else "error",
+            "message": result.message or "Stripe_ID__c written",
+            "idempotency_key": None,
+            "stripe_request_id": None,
+        }
+        for result in write_backs
+    ]
+    audit += [
+        {
+            **base,
+            "contract_key": contract.key,
+            "sf_object": violation.sf_object,
+            "sf_id": violation.sf_id,
+            "stripe_object": None,
+            "stripe_id": None,
+            "operation": "reject",
+            "status": "error",
+            "message": f"{violation.rule}: {violation.message}",
+            "idempotency_key": None,
+            "stripe_request_id": None,
+        }
+        for contract, violations in quarantined
+        for violation in violations
+    ]
+    return audit
+
+
+def append(conn: duckdb.DuckDBPyConnection, audit: Sequence[dict[str, Any]]) -> None:
+    append_rows(conn, TABLE.name, pd.DataFrame(list(audit), columns=COLUMNS))
+
+
+def stripe_rows_of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
+    return fetch_dicts(
+        conn,
+        f"SELECT operation, stripe_object, status FROM {TABLE.qualified} WHERE run_id = ? AND stripe_object IS NOT NULL",
+        [run_id],
+    )

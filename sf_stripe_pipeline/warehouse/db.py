@@ -1,0 +1,66 @@
+"""Connection-level helpers every warehouse table module shares: schema names, table declarations, reads and
+atomic replaces."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+SALESFORCE_SCHEMA = "salesforce"
+SYNC_SCHEMA = "sync"
+
+
+def sync_table(name: str) -> str:
+    return f"{SYNC_SCHEMA}.{name}"
+
+
+@dataclass(frozen=True)
+class SyncTable:
+    """A table of the `sync` schema: its columns, and the columns added after its first release."""
+
+    name: str
+    columns: str
+    added_columns: tuple[tuple[str, str], ...] = ()
+    """(column, type) that warehouses created by an earlier version lack."""
+
+    @property
+    def qualified(self) -> str:
+        return sync_table(self.name)
+
+    def create(self, conn: duckdb.DuckDBPyConnection) -> None:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {self.qualified} ({self.columns})")
+        for column, sql_type in self.added_columns:
+            conn.execute(f"ALTER TABLE {self.qualified} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+
+
+def fetch_dicts(conn: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    cursor = conn.execute(sql, list(parameters))
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame) -> None:
+    """Replace the whole content of a `sync` table (the latest materialization of its asset), atomically."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM {sync_table(table)}")
+        append_rows(conn, table, rows)
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def append_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame) -> None:
+    if rows.empty:
+        return
+    conn.register("new_rows", rows)
+    try:
+        columns = ", ".join(f'"{name}"' for name in rows.columns)
+        conn.execute(f"INSERT INTO {sync_table(table)} ({columns}) SELECT {columns} FROM new_rows")
+    finally:
+        conn.unregister("new_rows")

@@ -1,0 +1,100 @@
+"""`sync.desired_objects` and `sync.coupon_links`: the Stripe objects Salesforce implies for the valid contracts in
+scope, and the coupon uses behind them (the Salesforce snapshots and write-backs they need, F43/F44)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from sf_stripe_pipeline.core import DesiredObject, coupons
+from sf_stripe_pipeline.warehouse.db import SyncTable, fetch_dicts, replace_rows
+
+TABLE = SyncTable(
+    "desired_objects",
+    """run_id VARCHAR, stripe_object VARCHAR, key VARCHAR, sf_object VARCHAR, sf_id VARCHAR, params JSON,
+    linked_stripe_id VARCHAR, contract_keys VARCHAR[], depends_on VARCHAR[], cleared_paths VARCHAR[],
+    end_now JSON""",
+    added_columns=(("end_now", "JSON"),),
+)
+COUPON_LINKS = SyncTable(
+    "coupon_links", "run_id VARCHAR, address VARCHAR, current_version BOOLEAN, snapshot JSON, quote_coupon JSON"
+)
+_COLUMNS = [
+    "run_id", "stripe_object", "key", "sf_object", "sf_id", "params", "linked_stripe_id", "contract_keys",
+    "depends_on", "cleared_paths", "end_now",
+]
+
+
+def write(conn: duckdb.DuckDBPyConnection, run_id: str, desired: Sequence[DesiredObject]) -> None:
+    rows = pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "stripe_object": obj.stripe_object,
+                "key": obj.key,
+                "sf_object": obj.sf_object,
+                "sf_id": obj.sf_id,
+                "params": json.dumps(obj.params, sort_keys=True),
+                "linked_stripe_id": obj.linked_stripe_id,
+                "contract_keys": list(obj.contract_keys),
+                "depends_on": list(obj.depends_on),
+                "cleared_paths": list(obj.cleared_paths),
+                "end_now": json.dumps(obj.end_now) if obj.end_now is not None else None,
+            }
+            for obj in desired
+        ],
+        columns=_COLUMNS,
+    )
+    replace_rows(conn, TABLE.name, rows)
+
+
+def _from_row(row: dict[str, Any]) -> DesiredObject:
+    return DesiredObject(
+        stripe_object=row["stripe_object"],
+        key=row["key"],
+        sf_object=row["sf_object"],
+        sf_id=row["sf_id"],
+        params=json.loads(row["params"]),
+        linked_stripe_id=row["linked_stripe_id"],
+        contract_keys=tuple(row["contract_keys"] or ()),
+        depends_on=tuple(row["depends_on"] or ()),
+        cleared_paths=tuple(row["cleared_paths"] or ()),
+        end_now=json.loads(row["end_now"]) if row.get("end_now") else None,
+    )
+
+
+def load(conn: duckdb.DuckDBPyConnection) -> list[DesiredObject]:
+    return [_from_row(row) for row in fetch_dicts(conn, f"SELECT * FROM {TABLE.qualified}")]
+
+
+def write_coupon_links(conn: duckdb.DuckDBPyConnection, run_id: str, links: Sequence[coupons.CouponLink]) -> None:
+    rows = pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "address": link.address,
+                "current_version": link.current_version,
+                "snapshot": json.dumps(link.use.snapshot, default=str),
+                "quote_coupon": json.dumps(link.use.quote_coupon, default=str),
+            }
+            for link in links
+        ],
+        columns=["run_id", "address", "current_version", "snapshot", "quote_coupon"],
+    )
+    replace_rows(conn, COUPON_LINKS.name, rows)
+
+
+def load_coupon_links(conn: duckdb.DuckDBPyConnection) -> list[coupons.CouponLink]:
+    rows = fetch_dicts(conn, f"SELECT address, current_version, snapshot, quote_coupon FROM {COUPON_LINKS.qualified}")
+    return [
+        coupons.CouponLink(
+            coupons.CouponUse(json.loads(row["snapshot"]), json.loads(row["quote_coupon"])),
+            row["address"],
+            row["current_version"],
+        )
+        for row in rows
+    ]
