@@ -19,6 +19,7 @@ import stripe
 from .base import Context, Resource, StripeObject, add_interval, check_collection_method, current_period, merge_metadata
 from .catalog import COUPONS, CUSTOMERS, PRICES, exclusive
 from .errors import invalid, missing_param, nested_param, no_such
+from .search import SearchField, field
 from .store import Condition
 
 TERMINAL_SCHEDULE_STATUSES = frozenset({"canceled", "released", "completed"})
@@ -61,9 +62,27 @@ def create_discounts(
             "subscription": subscription,
             "subscription_item": subscription_item,
         }
-        ctx.store.insert(discount)
+        ctx.insert(discount)
         discount_ids.append(discount["id"])
     return discount_ids
+
+
+def is_metered(price: StripeObject) -> bool:
+    return (price.get("recurring") or {}).get("usage_type") == "metered"
+
+
+def line_quantity(price: StripeObject, line: dict[str, Any], param: str | None) -> dict[str, int]:
+    """`{"quantity": n}` for a licensed price (default 1); Stripe bills metered prices by usage, refuses a
+    quantity for them and shows none."""
+    if not is_metered(price):
+        return {"quantity": 1 if line.get("quantity") is None else line["quantity"]}
+    if line.get("quantity") is not None:
+        raise invalid(
+            f"Quantity should not be specified where usage_type is `metered`. Remove quantity from "
+            f"`{param or 'the request'}`.",
+            nested_param(param, "quantity"),
+        )
+    return {}
 
 
 def _timestamp(ctx: Context, value: int | str) -> int:
@@ -78,6 +97,8 @@ class Subscriptions(Resource):
     api_class = stripe.Subscription
     id_prefix = "sub_"
     list_filters = {"customer": "customer", "collection_method": "collection_method"}
+    list_params = frozenset({"status", "price", "plan"})
+    search_fields = {"created": field("created", "number"), "status": field("status")}
     write_only = frozenset(
         {
             "items", "discounts", "cancel_at", "add_invoice_items", "backdate_start_date", "billing_cycle_anchor",
@@ -140,7 +161,7 @@ class Subscriptions(Resource):
             raise invalid("All prices on a subscription must have the same `currency`.", "items")
         subscription["currency"] = currencies.pop()
         subscription["cancel_at"] = self._cancel_at(params.get("cancel_at"), items)
-        ctx.store.insert(subscription)
+        ctx.insert(subscription)
         return subscription
 
     def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any]) -> None:
@@ -168,7 +189,7 @@ class Subscriptions(Resource):
     def terminate(self, ctx: Context, subscription: StripeObject, at: int) -> None:
         subscription.update(status="canceled", canceled_at=at, ended_at=at)
         subscription["cancellation_details"]["reason"] = "cancellation_requested"
-        ctx.store.replace(subscription)
+        ctx.replace(subscription)
 
     def follow_phase(self, ctx: Context, subscription_id: str, params: dict[str, Any]) -> None:
         """Make a schedule's subscription mirror a new phase: its items, discounts and billing settings."""
@@ -185,7 +206,7 @@ class Subscriptions(Resource):
             days_until_due=params["days_until_due"],
             metadata=params["metadata"],
         )
-        ctx.store.replace(subscription)
+        ctx.replace(subscription)
 
     def render(self, ctx: Context, obj: StripeObject) -> StripeObject:
         items = [SUBSCRIPTION_ITEMS.render(ctx, item) for item in SUBSCRIPTION_ITEMS.of(ctx, obj["id"])]
@@ -260,11 +281,11 @@ class SubscriptionItems(Resource):
             {
                 "billing_thresholds": None,
                 "tax_rates": [],
-                **self.stored_fields(line),
+                **{key: value for key, value in self.stored_fields(line).items() if key != "quantity"},
                 "current_period_start": period_start,
                 "current_period_end": period_end,
                 "price": PRICES.render(ctx, price),
-                "quantity": line.get("quantity", 1),
+                **line_quantity(price, line, param),
                 "subscription": subscription["id"],
             },
             {"metadata": line.get("metadata", {})},
@@ -277,7 +298,7 @@ class SubscriptionItems(Resource):
             subscription["id"],
             item["id"],
         )
-        ctx.store.insert(item)
+        ctx.insert(item)
         return item
 
     def change_from_subscription(
@@ -294,11 +315,17 @@ class SubscriptionItems(Resource):
             ctx.store.remove(item["object"], item["id"])
             return
         self.apply_update(ctx, item, line, param)
-        ctx.store.replace(item)
+        ctx.replace(item)
 
     def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any], param: str | None = None) -> None:
-        if params.get("price") or params.get("plan") or params.get("price_data"):
+        price_changed = bool(params.get("price") or params.get("plan") or params.get("price_data"))
+        if price_changed:
             obj["price"] = PRICES.render(ctx, PRICES.resolve(ctx, params, param, "recurring"))
+        if price_changed or "quantity" in params:
+            kept = None if is_metered(obj["price"]) else obj.pop("quantity", None)  # a licensed quantity carries on
+            obj.pop("quantity", None)
+            obj.update(line_quantity(obj["price"], {"quantity": params.get("quantity", kept)}, param))
+        params = {key: value for key, value in params.items() if key != "quantity"}
         if "discounts" in params:
             subscription = SUBSCRIPTIONS.load(ctx, obj["subscription"])
             obj["discounts"] = create_discounts(
@@ -365,13 +392,13 @@ class SubscriptionSchedules(Resource):
         if schedule["subscription"]:
             SUBSCRIPTIONS.terminate(ctx, SUBSCRIPTIONS.load(ctx, schedule["subscription"]), ctx.now)
         schedule.update(status="canceled", canceled_at=ctx.now, current_phase=None)
-        ctx.store.replace(schedule)
+        ctx.replace(schedule)
         return self.render(ctx, schedule)
 
     def release(self, ctx: Context, object_id: str, params: dict[str, Any]) -> StripeObject:
         schedule = self._load_open(ctx, object_id, "release")
         self._release(ctx, schedule, ctx.now)
-        ctx.store.replace(schedule)
+        ctx.replace(schedule)
         return self.render(ctx, schedule)
 
     def refresh(self, ctx: Context, obj: StripeObject) -> StripeObject:
@@ -395,7 +422,7 @@ class SubscriptionSchedules(Resource):
                 status="active", current_phase={"start_date": phase["start_date"], "end_date": phase["end_date"]}
             )
         if (obj["status"], obj["current_phase"], obj.get("_mirrored_phase")) != before:
-            ctx.store.replace(obj)
+            ctx.replace(obj)
         return obj
 
     # -- internals -------------------------------------------------------------------------------
@@ -528,12 +555,14 @@ class SubscriptionSchedules(Resource):
         return self._phase_line(ctx, item, param, "one_time") | {"period": item.get("period") or default_period}
 
     def _phase_line(self, ctx: Context, line: dict[str, Any], param: str, price_type: str) -> StripeObject:
-        """What phase items and add-invoice-items share: a price, a quantity, discounts and metadata."""
+        """What phase items and add-invoice-items share: a price, a quantity, discounts and metadata.
+        Only add-invoice-items may carry a credit (a negative `price_data` amount), as with Stripe."""
+        price = PRICES.resolve(ctx, line, param, price_type, allow_credit=price_type == "one_time")
         return {
             "discounts": self._discount_specs(ctx, line.get("discounts"), f"{param}[discounts]"),
             "metadata": merge_metadata({}, line.get("metadata", {}), f"{param}[metadata]"),
-            "price": PRICES.resolve(ctx, line, param, price_type)["id"],
-            "quantity": line.get("quantity", 1),
+            "price": price["id"],
+            **line_quantity(price, line, param),
             "tax_rates": line.get("tax_rates") or [],
         }
 
@@ -559,7 +588,7 @@ class SubscriptionSchedules(Resource):
             "items": [
                 {
                     "price": item["price"],
-                    "quantity": item["quantity"],
+                    **({"quantity": item["quantity"]} if "quantity" in item else {}),
                     "metadata": item["metadata"],
                     "discounts": discount_params(item["discounts"]),
                 }
@@ -602,7 +631,7 @@ class SubscriptionSchedules(Resource):
         if schedule["subscription"]:
             subscription = SUBSCRIPTIONS.load(ctx, schedule["subscription"])
             subscription["schedule"] = None
-            ctx.store.replace(subscription)
+            ctx.replace(subscription)
         schedule.update(
             status="released",
             released_at=at,
@@ -638,7 +667,7 @@ class SubscriptionSchedules(Resource):
         phase_items = [
             {
                 "price": item["price"]["id"],
-                "quantity": item["quantity"],
+                **({"quantity": item["quantity"]} if "quantity" in item else {}),
                 "discounts": existing_discounts(item["discounts"]),
                 "metadata": item["metadata"],
             }
@@ -666,7 +695,7 @@ class SubscriptionSchedules(Resource):
         }
         schedule = self.new_object(ctx, fields, {})
         subscription["schedule"] = schedule["id"]
-        ctx.store.replace(subscription)
+        ctx.replace(subscription)
         return schedule
 
 
@@ -677,6 +706,7 @@ class InvoiceItems(Resource):
     api_class = stripe.InvoiceItem
     id_prefix = "ii_"
     list_filters = {"customer": "customer", "invoice": "invoice"}
+    list_params = frozenset({"pending"})
     write_only = frozenset({"pricing", "price_data", "amount", "unit_amount_decimal", "discounts", "quantity_decimal"})
 
     def build(self, ctx: Context, params: dict[str, Any]) -> StripeObject:
@@ -761,6 +791,14 @@ class Invoices(Resource):
         "collection_method": "collection_method",
     }
     write_only = frozenset({"pending_invoice_items_behavior", "from_invoice", "subscription", "discounts"})
+    search_fields = {
+        "created": field("created", "number"),
+        "currency": field("currency"),
+        "customer": field("customer"),
+        "number": field("number"),
+        "status": field("status"),
+        "subscription": SearchField("json_extract(data, '$._subscription')", "string"),
+    }
     actions = {"finalize": "finalize_invoice"}
 
     def build(self, ctx: Context, params: dict[str, Any]) -> StripeObject:
@@ -812,7 +850,7 @@ class Invoices(Resource):
             pending = [Condition("customer", "=", customer["id"]), Condition("invoice", "is null")]
             for item in INVOICE_ITEMS.oldest_first(ctx, pending):
                 item["invoice"] = invoice["id"]
-                ctx.store.replace(item)
+                ctx.replace(item)
                 invoice["currency"] = item["currency"]
         return invoice
 
@@ -840,7 +878,7 @@ class Invoices(Resource):
         invoice["status"] = "paid" if paid else "open"
         if paid:
             invoice["status_transitions"]["paid_at"] = ctx.now
-        ctx.store.replace(invoice)
+        ctx.replace(invoice)
         return self.render(ctx, invoice)
 
     def require_draft(self, ctx: Context, invoice_id: str, param: str) -> StripeObject:
@@ -857,7 +895,7 @@ class Invoices(Resource):
         self.require_draft(ctx, obj["id"], "id")
         for item in ctx.store.find(INVOICE_ITEMS.object_name, [Condition("invoice", "=", obj["id"])]):
             item["invoice"] = None  # back to pending, as when Stripe deletes a draft
-            ctx.store.replace(item)
+            ctx.replace(item)
 
     def render(self, ctx: Context, obj: StripeObject) -> StripeObject:
         items = INVOICE_ITEMS.oldest_first(ctx, [Condition("invoice", "=", obj["id"])])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+SHOULD_RETRY_HEADER = "Stripe-Should-Retry"
+
 
 class StripeApiError(Exception):
     def __init__(
@@ -19,6 +21,7 @@ class StripeApiError(Exception):
         error_type: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
+        should_retry: bool | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -26,6 +29,12 @@ class StripeApiError(Exception):
         self.error_type = error_type
         self.code = code
         self.param = param
+        self.should_retry = should_retry
+        """Sent as `Stripe-Should-Retry` when set; stripe-python's retry logic obeys it before the status code."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {} if self.should_retry is None else {SHOULD_RETRY_HEADER: str(self.should_retry).lower()}
 
     def to_body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"type": self.error_type, "message": self.message}
