@@ -74,10 +74,24 @@ class StripeSandbox:
     def handle(self, request: SandboxRequest) -> SandboxResponse:
         request_id = f"req_{secrets.token_urlsafe(10)}"
         faults = self._faults  # one configuration for the whole request, even if reconfigured meanwhile
-        faults.delay(request.path)  # before the store's lock, so concurrent requests overlap as with Stripe
         idempotency_key = request.header("Idempotency-Key") if request.method == "POST" else None
         headers = {"Content-Type": "application/json", "Request-Id": request_id, "Stripe-Version": _ApiVersion.CURRENT}
-        with self._claim(idempotency_key) as claimed, self._store.transaction():
+        with self._claim(idempotency_key) as claimed:
+            faults.delay(request.path)  # outside the store's lock, so concurrent requests overlap as with Stripe
+            status, body, headers = self._respond(request, request_id, idempotency_key, claimed, faults, headers)
+        return SandboxResponse(status, body, headers)
+
+    def _respond(
+        self,
+        request: SandboxRequest,
+        request_id: str,
+        idempotency_key: str | None,
+        claimed: bool,
+        faults: FaultInjector,
+        headers: dict[str, str],
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """One request in one store transaction, logged whatever its outcome."""
+        with self._store.transaction():
             params: ParamTree = {}
             try:
                 if not claimed:
@@ -88,9 +102,8 @@ class StripeSandbox:
             except StripeApiError as error:
                 status, body = error.status, _json(error.to_body())
                 headers |= error.headers
-            logged_key = idempotency_key if request.method in _WRITE_METHODS else None
-            self._store.log_request(request.method, request.path, params, logged_key, status, request_id)
-        return SandboxResponse(status, body, headers)
+            self._store.log_request(request.method, request.path, params, idempotency_key, status, request_id)
+        return status, body, headers
 
     def client(self, api_key: str = SANDBOX_API_KEY, max_network_retries: int = 0) -> stripe.StripeClient:
         """A real stripe-python client wired to this sandbox in process."""

@@ -23,6 +23,8 @@ from .search import SearchField, field
 from .store import Condition
 
 TERMINAL_SCHEDULE_STATUSES = frozenset({"canceled", "released", "completed"})
+_PHASE_DERIVED = frozenset({"start_date", "end_date", "duration", "add_invoice_items", "items", "discounts", "metadata"})
+"""Phase parameters the schedule turns into something else (validated lines, timestamps) rather than storing."""
 
 
 def create_discounts(
@@ -128,15 +130,33 @@ class Subscriptions(Resource):
             ctx,
             {
                 "application": None,
+                "application_fee_percent": None,
+                "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+                "billing_cycle_anchor_config": None,
+                "billing_mode": {"type": "classic"},
+                "billing_thresholds": None,
                 "cancel_at_period_end": False,
                 "canceled_at": None,
                 "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+                "customer_account": None,
                 "days_until_due": None,
                 "default_payment_method": None,
+                "default_source": None,
+                "default_tax_rates": [],
                 "description": None,
                 "ended_at": None,
+                "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
                 "latest_invoice": None,
+                "next_pending_invoice_item_invoice": None,
+                "on_behalf_of": None,
+                "pause_collection": None,
+                "payment_settings": None,
+                "pending_invoice_item_interval": None,
+                "pending_setup_intent": None,
                 "pending_update": None,
+                "test_clock": None,
+                "transfer_data": None,
+                "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
                 **self.stored_fields(params),
                 "billing_cycle_anchor": params.get("billing_cycle_anchor", started),
                 "collection_method": collection_method,
@@ -338,6 +358,9 @@ class SubscriptionItems(Resource):
             )
         super().apply_update(ctx, obj, params)
 
+    def render(self, ctx: Context, obj: StripeObject) -> StripeObject:
+        return {key: value for key, value in super().render(ctx, obj).items() if key != "livemode"}  # as Stripe
+
     def of(self, ctx: Context, subscription_id: str) -> list[StripeObject]:
         return self.oldest_first(ctx, [Condition("subscription", "=", subscription_id)])
 
@@ -435,6 +458,7 @@ class SubscriptionSchedules(Resource):
             "canceled_at": None,
             "completed_at": None,
             "current_phase": None,
+            "customer_account": None,
             "end_behavior": "release",
             "released_at": None,
             "released_subscription": None,
@@ -490,11 +514,8 @@ class SubscriptionSchedules(Resource):
             if not items:
                 raise missing_param(f"{param}[items]")
             phase = {
-                "add_invoice_items": [
-                    self._add_invoice_item(ctx, item, f"{param}[add_invoice_items][{number}]")
-                    for number, item in enumerate(given.get("add_invoice_items", []))
-                ],
                 "application_fee_percent": None,
+                "automatic_tax": None,
                 "billing_cycle_anchor": None,
                 "billing_thresholds": None,
                 "collection_method": None,
@@ -506,7 +527,11 @@ class SubscriptionSchedules(Resource):
                 "proration_behavior": "create_prorations",
                 "transfer_data": None,
                 "trial_end": None,
-                **{key: value for key, value in given.items() if key not in ("start_date", "end_date", "duration")},
+                **{key: value for key, value in given.items() if key not in _PHASE_DERIVED},
+                "add_invoice_items": [
+                    self._add_invoice_item(ctx, item, f"{param}[add_invoice_items][{number}]")
+                    for number, item in enumerate(given.get("add_invoice_items", []))
+                ],
                 "currency": PRICES.load(ctx, items[0]["price"])["currency"],
                 "discounts": self._discount_specs(ctx, given.get("discounts"), f"{param}[discounts]"),
                 "items": items,
@@ -548,11 +573,13 @@ class SubscriptionSchedules(Resource):
         return end
 
     def _phase_item(self, ctx: Context, item: dict[str, Any], param: str) -> StripeObject:
-        return self._phase_line(ctx, item, param, "recurring") | {"billing_thresholds": None}
+        line = self._phase_line(ctx, item, param, "recurring")
+        return line | {"billing_thresholds": None, "plan": line["price"]}
 
     def _add_invoice_item(self, ctx: Context, item: dict[str, Any], param: str) -> StripeObject:
         default_period = {"start": {"type": "phase_start"}, "end": {"type": "phase_end"}}
-        return self._phase_line(ctx, item, param, "one_time") | {"period": item.get("period") or default_period}
+        line = self._phase_line(ctx, item, param, "one_time")
+        return line | {"discountable": True, "period": item.get("period") or default_period}
 
     def _phase_line(self, ctx: Context, line: dict[str, Any], param: str, price_type: str) -> StripeObject:
         """What phase items and add-invoice-items share: a price, a quantity, discounts and metadata.
@@ -716,6 +743,7 @@ class InvoiceItems(Resource):
         if params.get("invoice"):
             INVOICES.require_draft(ctx, params["invoice"], "invoice")
         fields = {
+            "customer_account": None,
             "date": ctx.now,
             "description": None,
             "discountable": True,
@@ -731,7 +759,7 @@ class InvoiceItems(Resource):
             "quantity": params.get("quantity", 1),
             **self._pricing(ctx, params),
         }
-        fields["amount"] = _line_amount(fields)
+        fields["amount"] = fields["net_amount"] = _line_amount(fields)
         return self.new_object(ctx, fields, params)
 
     def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any]) -> None:
@@ -739,7 +767,7 @@ class InvoiceItems(Resource):
         super().apply_update(ctx, obj, params)
         if {"pricing", "price_data", "amount", "unit_amount_decimal"} & params.keys():
             obj.update(self._pricing(ctx, params | {"currency": params.get("currency", obj["currency"])}))
-        obj["amount"] = _line_amount(obj)
+        obj["amount"] = obj["net_amount"] = _line_amount(obj)
 
     def check_deletable(self, ctx: Context, obj: StripeObject) -> None:
         self._require_editable(ctx, obj)
@@ -790,7 +818,9 @@ class Invoices(Resource):
         "subscription": "_subscription",
         "collection_method": "collection_method",
     }
-    write_only = frozenset({"pending_invoice_items_behavior", "from_invoice", "subscription", "discounts"})
+    write_only = frozenset(
+        {"pending_invoice_items_behavior", "from_invoice", "subscription", "discounts", "days_until_due"}
+    )
     search_fields = {
         "created": field("created", "number"),
         "currency": field("currency"),
@@ -812,22 +842,63 @@ class Invoices(Resource):
         fields = {
             "account_country": "US",
             "account_name": "Stripe Sandbox",
+            "account_tax_ids": None,
+            "amount_overpaid": 0,
             "amount_paid": 0,
+            "amount_paid_off_stripe": 0,
+            "amount_shipping": 0,
+            "application": None,
             "attempt_count": 0,
             "attempted": False,
             "auto_advance": False,
+            "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None, "status": None},
+            "automatically_finalizes_at": None,
             "billing_reason": "manual",
             "currency": "usd",
-            "days_until_due": None,
+            "custom_fields": None,
+            "customer_account": None,
+            "customer_address": customer["address"],
+            "customer_email": customer["email"],
+            "customer_name": customer["name"],
+            "customer_phone": customer["phone"],
+            "customer_shipping": customer["shipping"],
+            "customer_tax_exempt": customer["tax_exempt"],
+            "customer_tax_ids": [],
             "default_payment_method": None,
+            "default_source": None,
+            "default_tax_rates": [],
             "description": None,
             "due_date": None,
+            "effective_at": None,
+            "ending_balance": None,
             "footer": None,
+            "from_invoice": None,
             "hosted_invoice_url": None,
             "invoice_pdf": None,
+            "issuer": {"type": "self"},
+            "last_finalization_error": None,
+            "latest_revision": None,
+            "next_payment_attempt": None,
             "number": None,
+            "on_behalf_of": None,
+            "payment_settings": {"default_mandate": None, "payment_method_options": None, "payment_method_types": None},
             "period_end": ctx.now,
             "period_start": ctx.now,
+            "post_payment_credit_notes_amount": 0,
+            "pre_payment_credit_notes_amount": 0,
+            "receipt_number": None,
+            "rendering": None,
+            "shipping_cost": None,
+            "shipping_details": None,
+            "starting_balance": 0,
+            "statement_descriptor": None,
+            "status_details": None,
+            "test_clock": None,
+            "threshold_reason": None,
+            "total_discount_amounts": [],
+            "total_pretax_credit_amounts": [],
+            "total_taxes": [],
+            "webhooks_delivered_at": None,
             "status_transitions": {
                 "finalized_at": None,
                 "marked_uncollectible_at": None,
@@ -843,6 +914,7 @@ class Invoices(Resource):
             else None,
             "status": "draft",
             "_subscription": subscription,
+            "_days_until_due": params.get("days_until_due"),
         }
         invoice = self.new_object(ctx, fields, params)
         # The pinned API version leaves pending invoice items alone unless asked to `include` them.
@@ -853,6 +925,11 @@ class Invoices(Resource):
                 ctx.replace(item)
                 invoice["currency"] = item["currency"]
         return invoice
+
+    def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any]) -> None:
+        super().apply_update(ctx, obj, params)
+        if "days_until_due" in params:
+            obj["_days_until_due"] = params["days_until_due"]
 
     def finalize_invoice(self, ctx: Context, object_id: str, params: dict[str, Any]) -> StripeObject:
         invoice = self.require_draft(ctx, object_id, "id")
@@ -869,10 +946,10 @@ class Invoices(Resource):
         )
         if (
             invoice["collection_method"] == "send_invoice"
-            and invoice["days_until_due"] is not None
+            and invoice["_days_until_due"] is not None
             and invoice["due_date"] is None
         ):
-            invoice["due_date"] = ctx.now + invoice["days_until_due"] * 86_400
+            invoice["due_date"] = ctx.now + invoice["_days_until_due"] * 86_400
         invoice["status_transitions"]["finalized_at"] = ctx.now
         paid = self.render(ctx, invoice)["amount_due"] == 0  # Stripe marks a zero invoice paid on finalizing
         invoice["status"] = "paid" if paid else "open"
@@ -905,7 +982,9 @@ class Invoices(Resource):
             "amount_due": total,
             "amount_remaining": total - obj["amount_paid"],
             "subtotal": total,
+            "subtotal_excluding_tax": total,
             "total": total,
+            "total_excluding_tax": total,
             "lines": {
                 "object": "list",
                 "data": lines,
