@@ -87,6 +87,17 @@ def line_quantity(price: StripeObject, line: dict[str, Any], param: str | None) 
     return {}
 
 
+def refuse_repeated_prices(price_ids: list[str], param: str) -> None:
+    """A subscription (or a schedule phase) holds each price at most once; quantities say how many."""
+    seen: set[str] = set()
+    for index, price_id in enumerate(price_ids):
+        if price_id in seen:
+            raise invalid(
+                f"Cannot add multiple subscription items with the same price: {price_id}.", f"{param}[{index}][price]"
+            )
+        seen.add(price_id)
+
+
 def _timestamp(ctx: Context, value: int | str) -> int:
     """A timestamp parameter that may also be `now`."""
     return ctx.now if value == "now" else int(value)
@@ -290,6 +301,11 @@ class SubscriptionItems(Resource):
     def attach(self, ctx: Context, subscription: StripeObject, line: dict[str, Any], param: str | None) -> StripeObject:
         """Add one item to `subscription`; `param` prefixes error params (`items[0]`), None at top level."""
         price = PRICES.resolve(ctx, line, param, "recurring")
+        if any(item["price"]["id"] == price["id"] for item in self.of(ctx, subscription["id"])):
+            raise invalid(
+                f"Cannot add multiple subscription items with the same price: {price['id']}.",
+                nested_param(param, "price"),
+            )
         period_start, period_end = current_period(
             subscription["billing_cycle_anchor"],
             price["recurring"]["interval"],
@@ -513,6 +529,7 @@ class SubscriptionSchedules(Resource):
             ]
             if not items:
                 raise missing_param(f"{param}[items]")
+            refuse_repeated_prices([item["price"] for item in items], f"{param}[items]")
             phase = {
                 "application_fee_percent": None,
                 "automatic_tax": None,
@@ -788,7 +805,7 @@ class InvoiceItems(Resource):
         exclusive(params, "pricing", "price_data", "amount", "unit_amount_decimal")
         if params.get("amount") is None and params.get("unit_amount_decimal") is None:
             line = {"price": (params.get("pricing") or {}).get("price"), "price_data": params.get("price_data")}
-            price = PRICES.resolve(ctx, line, "pricing", "one_time")
+            price = PRICES.resolve(ctx, line, None if params.get("price_data") else "pricing", "one_time")
             return {
                 "currency": price["currency"],
                 "pricing": {

@@ -14,16 +14,18 @@ from typing import Any
 import stripe
 
 from .base import Context, Resource, StripeObject
-from .errors import StripeApiError, invalid, missing_param, nested_param
+from .errors import StripeApiError, invalid, missing_param, nested_param, within
 from .search import field
 from .store import Condition
 
 
-def exclusive(params: dict[str, Any], *names: str) -> None:
+def exclusive(params: dict[str, Any], *names: str, prefix: str | None = None) -> None:
     given = [name for name in names if params.get(name) is not None]
     if len(given) > 1:
         raise invalid(
-            f"You may only specify one of these parameters: {', '.join(given)}.", given[1], "parameters_exclusive"
+            f"You may only specify one of these parameters: {', '.join(given)}.",
+            nested_param(prefix, given[1]),
+            "parameters_exclusive",
         )
 
 
@@ -175,7 +177,11 @@ class Prices(Resource):
         """The price of a subscription/phase/invoice item line: `price` by id, or an inline `price_data`."""
         if line.get("price_data") is not None:
             # Inline prices are never listed as active; a credit (negative amount) only where Stripe allows one.
-            price = self.build(ctx, {**line["price_data"], "active": False}, allow_credit)
+            try:
+                price = self.build(ctx, {**line["price_data"], "active": False}, allow_credit)
+            except StripeApiError as error:
+                error.param = within(nested_param(param, "price_data"), error.param) if error.param else None
+                raise
             ctx.insert(price)
             return price
         price_id = line.get("price") or line.get("plan")
@@ -275,8 +281,8 @@ def _tiers(params: dict[str, Any]) -> list[StripeObject]:
     tiers, previous_up_to, last = [], 0, len(params["tiers"]) - 1
     for index, tier in enumerate(params["tiers"]):
         param = f"tiers[{index}]"
-        exclusive(tier, "unit_amount", "unit_amount_decimal")
-        exclusive(tier, "flat_amount", "flat_amount_decimal")
+        exclusive(tier, "unit_amount", "unit_amount_decimal", prefix=param)
+        exclusive(tier, "flat_amount", "flat_amount_decimal", prefix=param)
         if all(tier.get(name) is None for name in ("unit_amount", "unit_amount_decimal", "flat_amount",
                                                      "flat_amount_decimal")):
             raise invalid(f"Each tier needs a `unit_amount` or a `flat_amount` (or both): {param} has neither.", param)

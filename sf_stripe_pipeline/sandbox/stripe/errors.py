@@ -50,6 +50,13 @@ def nested_param(prefix: str | None, name: str) -> str:
     return f"{prefix}[{name}]" if prefix else name
 
 
+def within(prefix: str | None, param: str) -> str:
+    """`param` of a nested object named from the request's root: `within("items[0][price_data]", "tiers[1][up_to]")`
+    is `items[0][price_data][tiers][1][up_to]`."""
+    head, bracket, rest = param.partition("[")
+    return nested_param(prefix, head) + bracket + rest
+
+
 def invalid(message: str, param: str | None = None, code: str | None = None) -> StripeApiError:
     """A 400 invalid_request_error: a request Stripe understood but refuses by a business rule."""
     return StripeApiError(message, param=param, code=code)
