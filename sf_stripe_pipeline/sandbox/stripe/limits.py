@@ -5,10 +5,11 @@ Data, not behaviour (params.py applies it). Sources:
   currencies BHD, JOD, KWD, OMR, TND are refused for US accounts, as Stripe's error for `tnd` says). Stripe
   refuses any other code with `Invalid currency: xxx. Stripe currently supports these currencies: ...`.
 - Zero-decimal currencies need nothing here: every amount in the API is in minor units whatever the currency.
-- String lengths: the `maxLength` of each parameter in Stripe's OpenAPI spec (stripe/openapi, as surfaced in
-  the API reference's parameter docs), keyed by the stripe-python params class and the parameter path without
-  list indices (`phases.items.price`); plus `statement_descriptor` on products (22, stated in the API
-  reference text rather than as a `maxLength`).
+- String lengths: the `maxLength` of each parameter in Stripe's OpenAPI spec (stripe/openapi `spec3`, read
+  from parameter docs generated from the February 2026 spec), keyed by the stripe-python params class and the
+  parameter path without list indices (`phases.items.price`), for the endpoints the sandbox serves; plus
+  `statement_descriptor` on products (22, stated in the API reference text rather than as a `maxLength`).
+  Regenerate when stripe-python is upgraded.
 """
 
 from __future__ import annotations
