@@ -12,9 +12,11 @@ paths, so simple-salesforce and stripe-python exercise their real request code e
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -101,8 +103,9 @@ def in_process_session(app: SandboxApp) -> requests.Session:
     return session
 
 
-def _asgi_app(app: SandboxApp):
-    """The sandbox as an ASGI application, for uvicorn."""
+def _asgi_app(app: SandboxApp, executor: ThreadPoolExecutor):
+    """The sandbox as an ASGI application, for uvicorn. Each request runs on `executor`, so a request that waits
+    (injected latency, a store lock) does not hold up the others, as concurrent requests to a real API overlap."""
 
     async def asgi(scope: dict, receive, send) -> None:
         if scope["type"] != "http":
@@ -116,7 +119,8 @@ def _asgi_app(app: SandboxApp):
         query = scope["query_string"].decode("latin-1")
         url = scope["path"] + (f"?{query}" if query else "")
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        response = app.handle(_build_request(scope["method"], url, headers, body))
+        request = _build_request(scope["method"], url, headers, body)
+        response = await asyncio.get_running_loop().run_in_executor(executor, app.handle, request)
         await send(
             {
                 "type": "http.response.start",
@@ -127,6 +131,10 @@ def _asgi_app(app: SandboxApp):
         await send({"type": "http.response.body", "body": response.body})
 
     return asgi
+
+
+REQUEST_THREADS = 32
+"""Requests a loopback server handles at once (the sandboxes serialize their own store writes)."""
 
 
 class LoopbackServer:
@@ -142,8 +150,14 @@ class LoopbackServer:
         # Accepted connections inherit TCP_NODELAY (Linux). Without it, Nagle's algorithm and the client's delayed
         # ACK stall each keep-alive response by ~40 ms.
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._executor = ThreadPoolExecutor(max_workers=REQUEST_THREADS, thread_name_prefix="sandbox-request")
         config = uvicorn.Config(
-            _asgi_app(app), http="httptools", loop="asyncio", lifespan="off", log_level="warning", access_log=False
+            _asgi_app(app, self._executor),
+            http="httptools",
+            loop="asyncio",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -163,6 +177,7 @@ class LoopbackServer:
         self._server.should_exit = True
         self._server.force_exit = True
         self._thread.join(timeout=5)
+        self._executor.shutdown(wait=False, cancel_futures=True)
         self._socket.close()
 
     def __enter__(self) -> LoopbackServer:

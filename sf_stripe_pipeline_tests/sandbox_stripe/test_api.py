@@ -187,15 +187,6 @@ def test_authentication_is_required(sandbox):
     assert sandbox.request_log()[0].status == 401
 
 
-def test_rate_limit_fault(sandbox, client):
-    sandbox.configure_faults(FaultConfig(requests_per_second=2))
-    client.v1.customers.list()
-    client.v1.customers.list()
-    with pytest.raises(stripe.RateLimitError) as limited:
-        client.v1.customers.list()
-    assert limited.value.http_status == 429 and limited.value.json_body["error"]["code"] == "rate_limit"
-
-
 def test_error_rate_fault_stores_no_idempotent_result(sandbox, client):
     sandbox.configure_faults(FaultConfig(error_rate=1.0))
     with pytest.raises(stripe.APIError) as failed:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from dateutil.relativedelta import relativedelta
 
 from .errors import StripeApiError, invalid, no_such
+from .search import SearchField, compile_query, decode_page, encode_page
 from .store import Condition, StripeStore
 
 StripeObject = dict[str, Any]
@@ -31,12 +32,25 @@ DEFAULT_LIST_LIMIT = 10
 _ID_ALPHABET = string.ascii_letters + string.digits
 
 
+WRITTEN_AT = "_written_at"
+"""Hidden field: the sandbox-clock time an object was last written (search lag is measured from it)."""
+
+
 @dataclass
 class Context:
     """One request's view: the store and the sandbox clock's "now", read once so a request sees one instant."""
 
     store: StripeStore
     now: int
+    search_lag_seconds: float = 0.0
+
+    def insert(self, obj: StripeObject) -> None:
+        obj[WRITTEN_AT] = self.now
+        self.store.insert(obj)
+
+    def replace(self, obj: StripeObject) -> None:
+        obj[WRITTEN_AT] = self.now
+        self.store.replace(obj)
 
     @staticmethod
     def new_id(prefix: str, length: int = 24, alphabet: str = _ID_ALPHABET) -> str:
@@ -60,6 +74,13 @@ class Resource:
     """What `DELETE {url}/{id}` does (subscriptions: `cancel`)."""
     keeps_deleted: ClassVar[bool] = False
     """Whether a deleted object stays retrievable as a `deleted: true` stub (customers)."""
+    list_params: ClassVar[frozenset[str]] = frozenset()
+    """List parameters a subclass's `list_conditions` handles beyond `list_filters`; any other filter the SDK
+    accepts is refused rather than silently ignored (an ignored filter would return the wrong objects)."""
+    search_fields: ClassVar[Mapping[str, SearchField]] = {}
+    """Stripe's query fields for `GET {url}/search` (metadata is always searchable where search exists)."""
+    includable: ClassVar[frozenset[str]] = frozenset()
+    """Fields Stripe returns only when expanded (`expand[]=tiers` on prices)."""
 
     @property
     def name(self) -> str:
@@ -77,7 +98,7 @@ class Resource:
 
     def create(self, ctx: Context, object_id: None, params: dict[str, Any]) -> StripeObject:
         obj = self.build(ctx, params)
-        ctx.store.insert(obj)
+        ctx.insert(obj)
         return self.render(ctx, self.refresh(ctx, obj))
 
     def retrieve(self, ctx: Context, object_id: str, params: dict[str, Any]) -> StripeObject:
@@ -86,7 +107,7 @@ class Resource:
     def update(self, ctx: Context, object_id: str, params: dict[str, Any]) -> StripeObject:
         obj = self.load(ctx, object_id)
         self.apply_update(ctx, obj, params)
-        ctx.store.replace(obj)
+        ctx.replace(obj)
         return self.render(ctx, self.refresh(ctx, obj))
 
     def delete(self, ctx: Context, object_id: str, params: dict[str, Any]) -> StripeObject:
@@ -94,15 +115,17 @@ class Resource:
         self.check_deletable(ctx, obj)
         stub = {"id": obj["id"], "object": self.object_name, "deleted": True}
         if self.keeps_deleted:
-            ctx.store.replace(stub)
+            ctx.replace(stub)
         else:
             ctx.store.remove(self.object_name, object_id)
         return stub
 
     def list(self, ctx: Context, object_id: None, params: dict[str, Any]) -> StripeObject:
-        limit = params.get("limit", DEFAULT_LIST_LIMIT)
-        if limit not in LIST_LIMIT_RANGE:
-            raise invalid("This value must be greater than or equal to 1 and less than or equal to 100.", "limit")
+        limit = list_limit(params)
+        unsupported = set(params) - _PAGING_PARAMS - self.list_filters.keys() - self.list_params
+        if unsupported:
+            name = sorted(unsupported)[0]
+            raise invalid(f"The Stripe sandbox does not filter {self.url} by `{name}`.", name)
         after, before = params.get("starting_after"), params.get("ending_before")
         try:
             rows, has_more = ctx.store.page(self.object_name, self.list_conditions(params), limit, after, before)
@@ -113,6 +136,24 @@ class Resource:
             "data": [self.render(ctx, self.refresh(ctx, row)) for row in rows],
             "has_more": has_more,
             "url": self.url,
+        }
+
+    def search(self, ctx: Context, object_id: None, params: dict[str, Any]) -> StripeObject:
+        """Stripe's search: newest first, `page`/`next_page` cursors, blind to writes within the search lag."""
+        limit = list_limit(params)
+        query = compile_query(params["query"], dict(self.search_fields), self.url.rpartition("/")[2])
+        where, args = query.sql, list(query.args)
+        if ctx.search_lag_seconds > 0:
+            where += f" AND IFNULL(json_extract(data, '$.{WRITTEN_AT}'), 0) <= ?"
+            args.append(ctx.now - ctx.search_lag_seconds)
+        after = decode_page(params["page"]) if params.get("page") else None
+        rows, has_more, cursor = ctx.store.search(self.object_name, where, args, limit, after)
+        return {
+            "object": "search_result",
+            "data": [self.render(ctx, self.refresh(ctx, row)) for row in rows],
+            "has_more": has_more,
+            "next_page": encode_page(cursor) if has_more and cursor else None,
+            "url": f"{self.url}/search",
         }
 
     # -- hooks -----------------------------------------------------------------------------------
@@ -137,8 +178,10 @@ class Resource:
         return obj
 
     def render(self, ctx: Context, obj: StripeObject) -> StripeObject:
-        """The API representation: hidden bookkeeping (`_`-prefixed keys) removed."""
-        return {key: value for key, value in obj.items() if not key.startswith("_")}
+        """The API representation: hidden bookkeeping (`_`-prefixed keys) and unexpanded includables removed."""
+        return {
+            key: value for key, value in obj.items() if not key.startswith("_") and key not in self.includable
+        }
 
     def list_conditions(self, params: dict[str, Any]) -> list[Condition]:
         conditions = [
@@ -173,6 +216,16 @@ class Resource:
     def stored_fields(self, params: dict[str, Any]) -> StripeObject:
         hidden = self.write_only | {"expand", "metadata", "id"}
         return {key: value for key, value in params.items() if key not in hidden}
+
+
+_PAGING_PARAMS = frozenset({"limit", "starting_after", "ending_before", "expand", "created"})
+
+
+def list_limit(params: dict[str, Any]) -> int:
+    limit = params.get("limit", DEFAULT_LIST_LIMIT)
+    if limit not in LIST_LIMIT_RANGE:
+        raise invalid("This value must be greater than or equal to 1 and less than or equal to 100.", "limit")
+    return limit
 
 
 def created_conditions(created: int | dict[str, int] | None) -> list[Condition]:

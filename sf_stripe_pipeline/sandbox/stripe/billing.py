@@ -19,9 +19,12 @@ import stripe
 from .base import Context, Resource, StripeObject, add_interval, check_collection_method, current_period, merge_metadata
 from .catalog import COUPONS, CUSTOMERS, PRICES, exclusive
 from .errors import invalid, missing_param, nested_param, no_such
+from .search import SearchField, field
 from .store import Condition
 
 TERMINAL_SCHEDULE_STATUSES = frozenset({"canceled", "released", "completed"})
+_PHASE_DERIVED = frozenset({"start_date", "end_date", "duration", "add_invoice_items", "items", "discounts", "metadata"})
+"""Phase parameters the schedule turns into something else (validated lines, timestamps) rather than storing."""
 
 
 def create_discounts(
@@ -61,9 +64,38 @@ def create_discounts(
             "subscription": subscription,
             "subscription_item": subscription_item,
         }
-        ctx.store.insert(discount)
+        ctx.insert(discount)
         discount_ids.append(discount["id"])
     return discount_ids
+
+
+def is_metered(price: StripeObject) -> bool:
+    return (price.get("recurring") or {}).get("usage_type") == "metered"
+
+
+def line_quantity(price: StripeObject, line: dict[str, Any], param: str | None) -> dict[str, int]:
+    """`{"quantity": n}` for a licensed price (default 1); Stripe bills metered prices by usage, refuses a
+    quantity for them and shows none."""
+    if not is_metered(price):
+        return {"quantity": 1 if line.get("quantity") is None else line["quantity"]}
+    if line.get("quantity") is not None:
+        raise invalid(
+            f"Quantity should not be specified where usage_type is `metered`. Remove quantity from "
+            f"`{param or 'the request'}`.",
+            nested_param(param, "quantity"),
+        )
+    return {}
+
+
+def refuse_repeated_prices(price_ids: list[str], param: str) -> None:
+    """A subscription (or a schedule phase) holds each price at most once; quantities say how many."""
+    seen: set[str] = set()
+    for index, price_id in enumerate(price_ids):
+        if price_id in seen:
+            raise invalid(
+                f"Cannot add multiple subscription items with the same price: {price_id}.", f"{param}[{index}][price]"
+            )
+        seen.add(price_id)
 
 
 def _timestamp(ctx: Context, value: int | str) -> int:
@@ -78,6 +110,8 @@ class Subscriptions(Resource):
     api_class = stripe.Subscription
     id_prefix = "sub_"
     list_filters = {"customer": "customer", "collection_method": "collection_method"}
+    list_params = frozenset({"status", "price", "plan"})
+    search_fields = {"created": field("created", "number"), "status": field("status")}
     write_only = frozenset(
         {
             "items", "discounts", "cancel_at", "add_invoice_items", "backdate_start_date", "billing_cycle_anchor",
@@ -107,15 +141,33 @@ class Subscriptions(Resource):
             ctx,
             {
                 "application": None,
+                "application_fee_percent": None,
+                "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+                "billing_cycle_anchor_config": None,
+                "billing_mode": {"type": "classic"},
+                "billing_thresholds": None,
                 "cancel_at_period_end": False,
                 "canceled_at": None,
                 "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+                "customer_account": None,
                 "days_until_due": None,
                 "default_payment_method": None,
+                "default_source": None,
+                "default_tax_rates": [],
                 "description": None,
                 "ended_at": None,
+                "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
                 "latest_invoice": None,
+                "next_pending_invoice_item_invoice": None,
+                "on_behalf_of": None,
+                "pause_collection": None,
+                "payment_settings": None,
+                "pending_invoice_item_interval": None,
+                "pending_setup_intent": None,
                 "pending_update": None,
+                "test_clock": None,
+                "transfer_data": None,
+                "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
                 **self.stored_fields(params),
                 "billing_cycle_anchor": params.get("billing_cycle_anchor", started),
                 "collection_method": collection_method,
@@ -140,7 +192,7 @@ class Subscriptions(Resource):
             raise invalid("All prices on a subscription must have the same `currency`.", "items")
         subscription["currency"] = currencies.pop()
         subscription["cancel_at"] = self._cancel_at(params.get("cancel_at"), items)
-        ctx.store.insert(subscription)
+        ctx.insert(subscription)
         return subscription
 
     def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any]) -> None:
@@ -168,7 +220,7 @@ class Subscriptions(Resource):
     def terminate(self, ctx: Context, subscription: StripeObject, at: int) -> None:
         subscription.update(status="canceled", canceled_at=at, ended_at=at)
         subscription["cancellation_details"]["reason"] = "cancellation_requested"
-        ctx.store.replace(subscription)
+        ctx.replace(subscription)
 
     def follow_phase(self, ctx: Context, subscription_id: str, params: dict[str, Any]) -> None:
         """Make a schedule's subscription mirror a new phase: its items, discounts and billing settings."""
@@ -185,7 +237,7 @@ class Subscriptions(Resource):
             days_until_due=params["days_until_due"],
             metadata=params["metadata"],
         )
-        ctx.store.replace(subscription)
+        ctx.replace(subscription)
 
     def render(self, ctx: Context, obj: StripeObject) -> StripeObject:
         items = [SUBSCRIPTION_ITEMS.render(ctx, item) for item in SUBSCRIPTION_ITEMS.of(ctx, obj["id"])]
@@ -249,6 +301,11 @@ class SubscriptionItems(Resource):
     def attach(self, ctx: Context, subscription: StripeObject, line: dict[str, Any], param: str | None) -> StripeObject:
         """Add one item to `subscription`; `param` prefixes error params (`items[0]`), None at top level."""
         price = PRICES.resolve(ctx, line, param, "recurring")
+        if any(item["price"]["id"] == price["id"] for item in self.of(ctx, subscription["id"])):
+            raise invalid(
+                f"Cannot add multiple subscription items with the same price: {price['id']}.",
+                nested_param(param, "price"),
+            )
         period_start, period_end = current_period(
             subscription["billing_cycle_anchor"],
             price["recurring"]["interval"],
@@ -260,11 +317,11 @@ class SubscriptionItems(Resource):
             {
                 "billing_thresholds": None,
                 "tax_rates": [],
-                **self.stored_fields(line),
+                **{key: value for key, value in self.stored_fields(line).items() if key != "quantity"},
                 "current_period_start": period_start,
                 "current_period_end": period_end,
                 "price": PRICES.render(ctx, price),
-                "quantity": line.get("quantity", 1),
+                **line_quantity(price, line, param),
                 "subscription": subscription["id"],
             },
             {"metadata": line.get("metadata", {})},
@@ -277,7 +334,7 @@ class SubscriptionItems(Resource):
             subscription["id"],
             item["id"],
         )
-        ctx.store.insert(item)
+        ctx.insert(item)
         return item
 
     def change_from_subscription(
@@ -294,11 +351,17 @@ class SubscriptionItems(Resource):
             ctx.store.remove(item["object"], item["id"])
             return
         self.apply_update(ctx, item, line, param)
-        ctx.store.replace(item)
+        ctx.replace(item)
 
     def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any], param: str | None = None) -> None:
-        if params.get("price") or params.get("plan") or params.get("price_data"):
+        price_changed = bool(params.get("price") or params.get("plan") or params.get("price_data"))
+        if price_changed:
             obj["price"] = PRICES.render(ctx, PRICES.resolve(ctx, params, param, "recurring"))
+        if price_changed or "quantity" in params:
+            kept = None if is_metered(obj["price"]) else obj.pop("quantity", None)  # a licensed quantity carries on
+            obj.pop("quantity", None)
+            obj.update(line_quantity(obj["price"], {"quantity": params.get("quantity", kept)}, param))
+        params = {key: value for key, value in params.items() if key != "quantity"}
         if "discounts" in params:
             subscription = SUBSCRIPTIONS.load(ctx, obj["subscription"])
             obj["discounts"] = create_discounts(
@@ -310,6 +373,9 @@ class SubscriptionItems(Resource):
                 obj["id"],
             )
         super().apply_update(ctx, obj, params)
+
+    def render(self, ctx: Context, obj: StripeObject) -> StripeObject:
+        return {key: value for key, value in super().render(ctx, obj).items() if key != "livemode"}  # as Stripe
 
     def of(self, ctx: Context, subscription_id: str) -> list[StripeObject]:
         return self.oldest_first(ctx, [Condition("subscription", "=", subscription_id)])
@@ -365,13 +431,13 @@ class SubscriptionSchedules(Resource):
         if schedule["subscription"]:
             SUBSCRIPTIONS.terminate(ctx, SUBSCRIPTIONS.load(ctx, schedule["subscription"]), ctx.now)
         schedule.update(status="canceled", canceled_at=ctx.now, current_phase=None)
-        ctx.store.replace(schedule)
+        ctx.replace(schedule)
         return self.render(ctx, schedule)
 
     def release(self, ctx: Context, object_id: str, params: dict[str, Any]) -> StripeObject:
         schedule = self._load_open(ctx, object_id, "release")
         self._release(ctx, schedule, ctx.now)
-        ctx.store.replace(schedule)
+        ctx.replace(schedule)
         return self.render(ctx, schedule)
 
     def refresh(self, ctx: Context, obj: StripeObject) -> StripeObject:
@@ -395,7 +461,7 @@ class SubscriptionSchedules(Resource):
                 status="active", current_phase={"start_date": phase["start_date"], "end_date": phase["end_date"]}
             )
         if (obj["status"], obj["current_phase"], obj.get("_mirrored_phase")) != before:
-            ctx.store.replace(obj)
+            ctx.replace(obj)
         return obj
 
     # -- internals -------------------------------------------------------------------------------
@@ -408,6 +474,7 @@ class SubscriptionSchedules(Resource):
             "canceled_at": None,
             "completed_at": None,
             "current_phase": None,
+            "customer_account": None,
             "end_behavior": "release",
             "released_at": None,
             "released_subscription": None,
@@ -462,12 +529,10 @@ class SubscriptionSchedules(Resource):
             ]
             if not items:
                 raise missing_param(f"{param}[items]")
+            refuse_repeated_prices([item["price"] for item in items], f"{param}[items]")
             phase = {
-                "add_invoice_items": [
-                    self._add_invoice_item(ctx, item, f"{param}[add_invoice_items][{number}]")
-                    for number, item in enumerate(given.get("add_invoice_items", []))
-                ],
                 "application_fee_percent": None,
+                "automatic_tax": None,
                 "billing_cycle_anchor": None,
                 "billing_thresholds": None,
                 "collection_method": None,
@@ -479,7 +544,11 @@ class SubscriptionSchedules(Resource):
                 "proration_behavior": "create_prorations",
                 "transfer_data": None,
                 "trial_end": None,
-                **{key: value for key, value in given.items() if key not in ("start_date", "end_date", "duration")},
+                **{key: value for key, value in given.items() if key not in _PHASE_DERIVED},
+                "add_invoice_items": [
+                    self._add_invoice_item(ctx, item, f"{param}[add_invoice_items][{number}]")
+                    for number, item in enumerate(given.get("add_invoice_items", []))
+                ],
                 "currency": PRICES.load(ctx, items[0]["price"])["currency"],
                 "discounts": self._discount_specs(ctx, given.get("discounts"), f"{param}[discounts]"),
                 "items": items,
@@ -521,19 +590,23 @@ class SubscriptionSchedules(Resource):
         return end
 
     def _phase_item(self, ctx: Context, item: dict[str, Any], param: str) -> StripeObject:
-        return self._phase_line(ctx, item, param, "recurring") | {"billing_thresholds": None}
+        line = self._phase_line(ctx, item, param, "recurring")
+        return line | {"billing_thresholds": None, "plan": line["price"]}
 
     def _add_invoice_item(self, ctx: Context, item: dict[str, Any], param: str) -> StripeObject:
         default_period = {"start": {"type": "phase_start"}, "end": {"type": "phase_end"}}
-        return self._phase_line(ctx, item, param, "one_time") | {"period": item.get("period") or default_period}
+        line = self._phase_line(ctx, item, param, "one_time")
+        return line | {"discountable": True, "period": item.get("period") or default_period}
 
     def _phase_line(self, ctx: Context, line: dict[str, Any], param: str, price_type: str) -> StripeObject:
-        """What phase items and add-invoice-items share: a price, a quantity, discounts and metadata."""
+        """What phase items and add-invoice-items share: a price, a quantity, discounts and metadata.
+        Only add-invoice-items may carry a credit (a negative `price_data` amount), as with Stripe."""
+        price = PRICES.resolve(ctx, line, param, price_type, allow_credit=price_type == "one_time")
         return {
             "discounts": self._discount_specs(ctx, line.get("discounts"), f"{param}[discounts]"),
             "metadata": merge_metadata({}, line.get("metadata", {}), f"{param}[metadata]"),
-            "price": PRICES.resolve(ctx, line, param, price_type)["id"],
-            "quantity": line.get("quantity", 1),
+            "price": price["id"],
+            **line_quantity(price, line, param),
             "tax_rates": line.get("tax_rates") or [],
         }
 
@@ -559,7 +632,7 @@ class SubscriptionSchedules(Resource):
             "items": [
                 {
                     "price": item["price"],
-                    "quantity": item["quantity"],
+                    **({"quantity": item["quantity"]} if "quantity" in item else {}),
                     "metadata": item["metadata"],
                     "discounts": discount_params(item["discounts"]),
                 }
@@ -602,7 +675,7 @@ class SubscriptionSchedules(Resource):
         if schedule["subscription"]:
             subscription = SUBSCRIPTIONS.load(ctx, schedule["subscription"])
             subscription["schedule"] = None
-            ctx.store.replace(subscription)
+            ctx.replace(subscription)
         schedule.update(
             status="released",
             released_at=at,
@@ -638,7 +711,7 @@ class SubscriptionSchedules(Resource):
         phase_items = [
             {
                 "price": item["price"]["id"],
-                "quantity": item["quantity"],
+                **({"quantity": item["quantity"]} if "quantity" in item else {}),
                 "discounts": existing_discounts(item["discounts"]),
                 "metadata": item["metadata"],
             }
@@ -666,7 +739,7 @@ class SubscriptionSchedules(Resource):
         }
         schedule = self.new_object(ctx, fields, {})
         subscription["schedule"] = schedule["id"]
-        ctx.store.replace(subscription)
+        ctx.replace(subscription)
         return schedule
 
 
@@ -677,6 +750,7 @@ class InvoiceItems(Resource):
     api_class = stripe.InvoiceItem
     id_prefix = "ii_"
     list_filters = {"customer": "customer", "invoice": "invoice"}
+    list_params = frozenset({"pending"})
     write_only = frozenset({"pricing", "price_data", "amount", "unit_amount_decimal", "discounts", "quantity_decimal"})
 
     def build(self, ctx: Context, params: dict[str, Any]) -> StripeObject:
@@ -686,6 +760,7 @@ class InvoiceItems(Resource):
         if params.get("invoice"):
             INVOICES.require_draft(ctx, params["invoice"], "invoice")
         fields = {
+            "customer_account": None,
             "date": ctx.now,
             "description": None,
             "discountable": True,
@@ -701,7 +776,7 @@ class InvoiceItems(Resource):
             "quantity": params.get("quantity", 1),
             **self._pricing(ctx, params),
         }
-        fields["amount"] = _line_amount(fields)
+        fields["amount"] = fields["net_amount"] = _line_amount(fields)
         return self.new_object(ctx, fields, params)
 
     def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any]) -> None:
@@ -709,7 +784,7 @@ class InvoiceItems(Resource):
         super().apply_update(ctx, obj, params)
         if {"pricing", "price_data", "amount", "unit_amount_decimal"} & params.keys():
             obj.update(self._pricing(ctx, params | {"currency": params.get("currency", obj["currency"])}))
-        obj["amount"] = _line_amount(obj)
+        obj["amount"] = obj["net_amount"] = _line_amount(obj)
 
     def check_deletable(self, ctx: Context, obj: StripeObject) -> None:
         self._require_editable(ctx, obj)
@@ -730,7 +805,7 @@ class InvoiceItems(Resource):
         exclusive(params, "pricing", "price_data", "amount", "unit_amount_decimal")
         if params.get("amount") is None and params.get("unit_amount_decimal") is None:
             line = {"price": (params.get("pricing") or {}).get("price"), "price_data": params.get("price_data")}
-            price = PRICES.resolve(ctx, line, "pricing", "one_time")
+            price = PRICES.resolve(ctx, line, None if params.get("price_data") else "pricing", "one_time")
             return {
                 "currency": price["currency"],
                 "pricing": {
@@ -760,7 +835,17 @@ class Invoices(Resource):
         "subscription": "_subscription",
         "collection_method": "collection_method",
     }
-    write_only = frozenset({"pending_invoice_items_behavior", "from_invoice", "subscription", "discounts"})
+    write_only = frozenset(
+        {"pending_invoice_items_behavior", "from_invoice", "subscription", "discounts", "days_until_due"}
+    )
+    search_fields = {
+        "created": field("created", "number"),
+        "currency": field("currency"),
+        "customer": field("customer"),
+        "number": field("number"),
+        "status": field("status"),
+        "subscription": SearchField("json_extract(data, '$._subscription')", "string"),
+    }
     actions = {"finalize": "finalize_invoice"}
 
     def build(self, ctx: Context, params: dict[str, Any]) -> StripeObject:
@@ -774,22 +859,63 @@ class Invoices(Resource):
         fields = {
             "account_country": "US",
             "account_name": "Stripe Sandbox",
+            "account_tax_ids": None,
+            "amount_overpaid": 0,
             "amount_paid": 0,
+            "amount_paid_off_stripe": 0,
+            "amount_shipping": 0,
+            "application": None,
             "attempt_count": 0,
             "attempted": False,
             "auto_advance": False,
+            "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None, "status": None},
+            "automatically_finalizes_at": None,
             "billing_reason": "manual",
             "currency": "usd",
-            "days_until_due": None,
+            "custom_fields": None,
+            "customer_account": None,
+            "customer_address": customer["address"],
+            "customer_email": customer["email"],
+            "customer_name": customer["name"],
+            "customer_phone": customer["phone"],
+            "customer_shipping": customer["shipping"],
+            "customer_tax_exempt": customer["tax_exempt"],
+            "customer_tax_ids": [],
             "default_payment_method": None,
+            "default_source": None,
+            "default_tax_rates": [],
             "description": None,
             "due_date": None,
+            "effective_at": None,
+            "ending_balance": None,
             "footer": None,
+            "from_invoice": None,
             "hosted_invoice_url": None,
             "invoice_pdf": None,
+            "issuer": {"type": "self"},
+            "last_finalization_error": None,
+            "latest_revision": None,
+            "next_payment_attempt": None,
             "number": None,
+            "on_behalf_of": None,
+            "payment_settings": {"default_mandate": None, "payment_method_options": None, "payment_method_types": None},
             "period_end": ctx.now,
             "period_start": ctx.now,
+            "post_payment_credit_notes_amount": 0,
+            "pre_payment_credit_notes_amount": 0,
+            "receipt_number": None,
+            "rendering": None,
+            "shipping_cost": None,
+            "shipping_details": None,
+            "starting_balance": 0,
+            "statement_descriptor": None,
+            "status_details": None,
+            "test_clock": None,
+            "threshold_reason": None,
+            "total_discount_amounts": [],
+            "total_pretax_credit_amounts": [],
+            "total_taxes": [],
+            "webhooks_delivered_at": None,
             "status_transitions": {
                 "finalized_at": None,
                 "marked_uncollectible_at": None,
@@ -805,6 +931,7 @@ class Invoices(Resource):
             else None,
             "status": "draft",
             "_subscription": subscription,
+            "_days_until_due": params.get("days_until_due"),
         }
         invoice = self.new_object(ctx, fields, params)
         # The pinned API version leaves pending invoice items alone unless asked to `include` them.
@@ -812,9 +939,14 @@ class Invoices(Resource):
             pending = [Condition("customer", "=", customer["id"]), Condition("invoice", "is null")]
             for item in INVOICE_ITEMS.oldest_first(ctx, pending):
                 item["invoice"] = invoice["id"]
-                ctx.store.replace(item)
+                ctx.replace(item)
                 invoice["currency"] = item["currency"]
         return invoice
+
+    def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any]) -> None:
+        super().apply_update(ctx, obj, params)
+        if "days_until_due" in params:
+            obj["_days_until_due"] = params["days_until_due"]
 
     def finalize_invoice(self, ctx: Context, object_id: str, params: dict[str, Any]) -> StripeObject:
         invoice = self.require_draft(ctx, object_id, "id")
@@ -831,16 +963,16 @@ class Invoices(Resource):
         )
         if (
             invoice["collection_method"] == "send_invoice"
-            and invoice["days_until_due"] is not None
+            and invoice["_days_until_due"] is not None
             and invoice["due_date"] is None
         ):
-            invoice["due_date"] = ctx.now + invoice["days_until_due"] * 86_400
+            invoice["due_date"] = ctx.now + invoice["_days_until_due"] * 86_400
         invoice["status_transitions"]["finalized_at"] = ctx.now
         paid = self.render(ctx, invoice)["amount_due"] == 0  # Stripe marks a zero invoice paid on finalizing
         invoice["status"] = "paid" if paid else "open"
         if paid:
             invoice["status_transitions"]["paid_at"] = ctx.now
-        ctx.store.replace(invoice)
+        ctx.replace(invoice)
         return self.render(ctx, invoice)
 
     def require_draft(self, ctx: Context, invoice_id: str, param: str) -> StripeObject:
@@ -857,7 +989,7 @@ class Invoices(Resource):
         self.require_draft(ctx, obj["id"], "id")
         for item in ctx.store.find(INVOICE_ITEMS.object_name, [Condition("invoice", "=", obj["id"])]):
             item["invoice"] = None  # back to pending, as when Stripe deletes a draft
-            ctx.store.replace(item)
+            ctx.replace(item)
 
     def render(self, ctx: Context, obj: StripeObject) -> StripeObject:
         items = INVOICE_ITEMS.oldest_first(ctx, [Condition("invoice", "=", obj["id"])])
@@ -867,7 +999,9 @@ class Invoices(Resource):
             "amount_due": total,
             "amount_remaining": total - obj["amount_paid"],
             "subtotal": total,
+            "subtotal_excluding_tax": total,
             "total": total,
+            "total_excluding_tax": total,
             "lines": {
                 "object": "list",
                 "data": lines,

@@ -14,15 +14,18 @@ from typing import Any
 import stripe
 
 from .base import Context, Resource, StripeObject
-from .errors import StripeApiError, invalid, missing_param, nested_param
+from .errors import StripeApiError, invalid, missing_param, nested_param, within
+from .search import field
 from .store import Condition
 
 
-def exclusive(params: dict[str, Any], *names: str) -> None:
+def exclusive(params: dict[str, Any], *names: str, prefix: str | None = None) -> None:
     given = [name for name in names if params.get(name) is not None]
     if len(given) > 1:
         raise invalid(
-            f"You may only specify one of these parameters: {', '.join(given)}.", given[1], "parameters_exclusive"
+            f"You may only specify one of these parameters: {', '.join(given)}.",
+            nested_param(prefix, given[1]),
+            "parameters_exclusive",
         )
 
 
@@ -32,20 +35,35 @@ class Customers(Resource):
     list_filters = {"email": "email", "test_clock": "test_clock"}
     write_only = frozenset({"payment_method", "source", "tax", "tax_id_data", "validate", "cash_balance"})
     keeps_deleted = True
+    search_fields = {
+        "created": field("created", "number"),
+        "email": field("email"),
+        "name": field("name"),
+        "phone": field("phone"),
+    }
 
     def defaults(self, ctx: Context) -> StripeObject:
         return {
             "address": None,
             "balance": 0,
+            "business_name": None,
             "currency": None,
+            "customer_account": None,
             "default_source": None,
             "delinquent": False,
             "description": None,
             "discount": None,
             "email": None,
             "invoice_prefix": Context.new_id("", length=8, alphabet=string.ascii_uppercase),
-            "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None},
+            "individual_name": None,
+            "invoice_settings": {
+                "custom_fields": None,
+                "default_payment_method": None,
+                "footer": None,
+                "rendering_options": None,
+            },
             "name": None,
+            "next_invoice_sequence": 1,
             "phone": None,
             "preferred_locales": [],
             "shipping": None,
@@ -59,6 +77,14 @@ class Products(Resource):
     id_prefix = "prod_"
     list_filters = {"active": "active", "ids": "id", "type": "type", "shippable": "shippable", "url": "url"}
     write_only = frozenset({"default_price_data", "tax_details"})
+    search_fields = {
+        "active": field("active", "boolean"),
+        "created": field("created", "number"),
+        "description": field("description"),
+        "name": field("name"),
+        "shippable": field("shippable", "boolean"),
+        "url": field("url"),
+    }
 
     def defaults(self, ctx: Context) -> StripeObject:
         return {
@@ -79,12 +105,12 @@ class Products(Resource):
 
     def create(self, ctx: Context, object_id: None, params: dict[str, Any]) -> StripeObject:
         product = self.build(ctx, params)
-        ctx.store.insert(product)
+        ctx.insert(product)
         if (price_data := params.get("default_price_data")) is not None:
             price = PRICES.build(ctx, {**price_data, "product": product["id"]})
-            ctx.store.insert(price)
+            ctx.insert(price)
             product["default_price"] = price["id"]
-            ctx.store.replace(product)
+            ctx.replace(product)
         return self.render(ctx, product)
 
     def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any]) -> None:
@@ -99,6 +125,15 @@ class Products(Resource):
 class Prices(Resource):
     api_class = stripe.Price
     id_prefix = "price_"
+    includable = frozenset({"tiers"})
+    search_fields = {
+        "active": field("active", "boolean"),
+        "created": field("created", "number"),
+        "currency": field("currency"),
+        "lookup_key": field("lookup_key"),
+        "product": field("product"),
+        "type": field("type"),
+    }
     list_filters = {
         "active": "active",
         "product": "product",
@@ -108,7 +143,8 @@ class Prices(Resource):
     }
     write_only = frozenset({"product_data", "transfer_lookup_key"})
 
-    def build(self, ctx: Context, params: dict[str, Any]) -> StripeObject:
+    def build(self, ctx: Context, params: dict[str, Any], allow_credit: bool = False) -> StripeObject:
+        """`allow_credit`: a negative amount is a credit, which Stripe accepts only in `add_invoice_items`."""
         exclusive(params, "product", "product_data")
         fields = {
             "active": True,
@@ -126,7 +162,7 @@ class Prices(Resource):
             "type": "recurring" if params.get("recurring") else "one_time",
             "recurring": self._recurring(params.get("recurring")),
         }
-        fields.update(self._amounts(params, fields["billing_scheme"]))
+        fields.update(self._amounts(params, fields["billing_scheme"], allow_credit))
         price = self.new_object(ctx, fields, params)
         self._claim_lookup_key(ctx, price, params)
         return price
@@ -135,11 +171,18 @@ class Prices(Resource):
         super().apply_update(ctx, obj, params)
         self._claim_lookup_key(ctx, obj, params)
 
-    def resolve(self, ctx: Context, line: dict[str, Any], param: str | None, price_type: str) -> StripeObject:
+    def resolve(
+        self, ctx: Context, line: dict[str, Any], param: str | None, price_type: str, allow_credit: bool = False
+    ) -> StripeObject:
         """The price of a subscription/phase/invoice item line: `price` by id, or an inline `price_data`."""
         if line.get("price_data") is not None:
-            price = self.build(ctx, {**line["price_data"], "active": False})  # inline prices are never listed as active
-            ctx.store.insert(price)
+            # Inline prices are never listed as active; a credit (negative amount) only where Stripe allows one.
+            try:
+                price = self.build(ctx, {**line["price_data"], "active": False}, allow_credit)
+            except StripeApiError as error:
+                error.param = within(nested_param(param, "price_data"), error.param) if error.param else None
+                raise
+            ctx.insert(price)
             return price
         price_id = line.get("price") or line.get("plan")
         if price_id is None:
@@ -163,7 +206,7 @@ class Prices(Resource):
     def _product_id(ctx: Context, params: dict[str, Any]) -> str:
         if params.get("product_data") is not None:
             product = PRODUCTS.build(ctx, params["product_data"])
-            ctx.store.insert(product)
+            ctx.insert(product)
             return product["id"]
         if params.get("product") is None:
             raise missing_param("product")
@@ -182,28 +225,26 @@ class Prices(Resource):
         }
 
     @staticmethod
-    def _amounts(params: dict[str, Any], billing_scheme: str) -> StripeObject:
+    def _amounts(params: dict[str, Any], billing_scheme: str, allow_credit: bool) -> StripeObject:
         if billing_scheme == "tiered":
-            for required in ("tiers", "tiers_mode"):
-                if not params.get(required):
-                    raise missing_param(required)
-            tiers = [
-                {
-                    **_amount_pair(tier, "flat_amount"),
-                    **_amount_pair(tier, "unit_amount"),
-                    "up_to": None if tier["up_to"] == "inf" else tier["up_to"],
-                }
-                for tier in params["tiers"]
-            ]
-            if tiers[-1]["up_to"] is not None:
-                raise invalid("The last tier must have `up_to=inf`.", f"tiers[{len(tiers) - 1}][up_to]")
-            return {"tiers": tiers, "unit_amount": None, "unit_amount_decimal": None}
+            return {"tiers": _tiers(params), "unit_amount": None, "unit_amount_decimal": None}
+        for tier_param in ("tiers", "tiers_mode"):
+            if params.get(tier_param) is not None:
+                raise invalid(f"`{tier_param}` can only be set when `billing_scheme` is `tiered`.", tier_param)
         exclusive(params, "unit_amount", "unit_amount_decimal", "custom_unit_amount")
         if params.get("custom_unit_amount") is not None:
-            return {"unit_amount": None, "unit_amount_decimal": None}
+            return {"tiers": None, "unit_amount": None, "unit_amount_decimal": None}
         if params.get("unit_amount") is None and params.get("unit_amount_decimal") is None:
             raise missing_param("unit_amount")
-        return _amount_pair(params, "unit_amount")
+        amounts = _amount_pair(params, "unit_amount")
+        if not allow_credit:
+            _require_non_negative(amounts, "unit_amount")
+        return {"tiers": None, **amounts}
+
+    def list_conditions(self, params: dict[str, Any]) -> list[Condition]:
+        if len(params.get("lookup_keys") or []) > MAX_LOOKUP_KEYS:
+            raise invalid(f"You can pass at most {MAX_LOOKUP_KEYS} lookup keys.", "lookup_keys")
+        return super().list_conditions(params)
 
     def _claim_lookup_key(self, ctx: Context, price: StripeObject, params: dict[str, Any]) -> None:
         """A lookup key belongs to one price; `transfer_lookup_key` moves it from its current owner."""
@@ -220,7 +261,55 @@ class Prices(Resource):
                     "lookup_key",
                 )
             holder["lookup_key"] = None
-            ctx.store.replace(holder)
+            ctx.replace(holder)
+
+
+MAX_LOOKUP_KEYS = 10
+
+
+def _tiers(params: dict[str, Any]) -> list[StripeObject]:
+    """Stripe's rules for `billing_scheme=tiered`: recurring only, `tiers_mode` and `tiers` required, no flat
+    unit amount, each tier priced by a unit and/or flat amount, `up_to` ascending with only the last `inf`."""
+    if params.get("recurring") is None:
+        raise invalid("Tiered prices (`billing_scheme=tiered`) must be recurring: pass `recurring`.", "billing_scheme")
+    for required in ("tiers_mode", "tiers"):
+        if not params.get(required):
+            raise missing_param(required)
+    for refused in ("unit_amount", "unit_amount_decimal", "custom_unit_amount", "transform_quantity"):
+        if params.get(refused) is not None:
+            raise invalid(f"`{refused}` cannot be used with `billing_scheme=tiered`; price each tier instead.", refused)
+    tiers, previous_up_to, last = [], 0, len(params["tiers"]) - 1
+    for index, tier in enumerate(params["tiers"]):
+        param = f"tiers[{index}]"
+        exclusive(tier, "unit_amount", "unit_amount_decimal", prefix=param)
+        exclusive(tier, "flat_amount", "flat_amount_decimal", prefix=param)
+        if all(tier.get(name) is None for name in ("unit_amount", "unit_amount_decimal", "flat_amount",
+                                                     "flat_amount_decimal")):
+            raise invalid(f"Each tier needs a `unit_amount` or a `flat_amount` (or both): {param} has neither.", param)
+        up_to = tier["up_to"]
+        if up_to == "inf":
+            if index != last:
+                raise invalid("Only the last tier can have `up_to=inf`.", f"{param}[up_to]")
+        elif index == last:
+            raise invalid("The last tier must have `up_to=inf`.", f"{param}[up_to]")
+        elif up_to <= previous_up_to:
+            raise invalid(
+                f"Tiers must be in ascending order of `up_to`: {param}[up_to] ({up_to}) must be greater than "
+                f"{previous_up_to}.",
+                f"{param}[up_to]",
+            )
+        else:
+            previous_up_to = up_to
+        amounts = {**_amount_pair(tier, "flat_amount"), **_amount_pair(tier, "unit_amount")}
+        _require_non_negative(amounts, f"{param}[unit_amount]")
+        tiers.append({**amounts, "up_to": None if up_to == "inf" else up_to})
+    return tiers
+
+
+def _require_non_negative(amounts: StripeObject, param: str) -> None:
+    for name, value in amounts.items():
+        if value is not None and Decimal(str(value)) < 0:
+            raise invalid(f"Invalid {name}: must be greater than or equal to 0.", param)
 
 
 def _amount_pair(source: dict[str, Any], name: str) -> StripeObject:
@@ -294,7 +383,7 @@ class Coupons(Resource):
         coupon["times_redeemed"] += 1
         if coupon["max_redemptions"] is not None and coupon["times_redeemed"] >= coupon["max_redemptions"]:
             coupon["valid"] = False
-        ctx.store.replace(coupon)
+        ctx.replace(coupon)
         return coupon
 
 

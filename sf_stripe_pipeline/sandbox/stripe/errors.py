@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+SHOULD_RETRY_HEADER = "Stripe-Should-Retry"
+
 
 class StripeApiError(Exception):
     def __init__(
@@ -19,6 +21,7 @@ class StripeApiError(Exception):
         error_type: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
+        should_retry: bool | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -26,6 +29,12 @@ class StripeApiError(Exception):
         self.error_type = error_type
         self.code = code
         self.param = param
+        self.should_retry = should_retry
+        """Sent as `Stripe-Should-Retry` when set; stripe-python's retry logic obeys it before the status code."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {} if self.should_retry is None else {SHOULD_RETRY_HEADER: str(self.should_retry).lower()}
 
     def to_body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"type": self.error_type, "message": self.message}
@@ -39,6 +48,13 @@ class StripeApiError(Exception):
 def nested_param(prefix: str | None, name: str) -> str:
     """How Stripe names a parameter in errors: `phases[0][items]`, or just `items` at the top level."""
     return f"{prefix}[{name}]" if prefix else name
+
+
+def within(prefix: str | None, param: str) -> str:
+    """`param` of a nested object named from the request's root: `within("items[0][price_data]", "tiers[1][up_to]")`
+    is `items[0][price_data][tiers][1][up_to]`."""
+    head, bracket, rest = param.partition("[")
+    return nested_param(prefix, head) + bracket + rest
 
 
 def invalid(message: str, param: str | None = None, code: str | None = None) -> StripeApiError:

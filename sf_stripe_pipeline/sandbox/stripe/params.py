@@ -29,12 +29,16 @@ from stripe import _request_options
 from stripe._stripe_object import UntypedStripeObject
 
 from .errors import StripeApiError, nested_param
+from .limits import STATEMENT_DESCRIPTOR_FORBIDDEN, STRING_MAX_LENGTHS, SUPPORTED_CURRENCIES
 
 ParamTree = dict[str, Any]
 """Decoded form parameters: nested dicts whose leaves are strings; list indices are string keys."""
 
 _KEY_SEGMENTS = re.compile(r"\[([^\]]*)\]")
 _INTEGER = re.compile(r"-?\d+")
+_LIST_INDEX = re.compile(r"\[\d+\]")
+# C0 controls and DEL, except tab, line feed and carriage return (descriptions and footers may span lines).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # RequestOptions (the base of every params class) holds client-side options (api_key, idempotency_key, ...),
 # not wire parameters; its annotations name types imported only under TYPE_CHECKING.
@@ -142,11 +146,15 @@ def _shape(annotation: Any) -> _Shape:
 
 
 def validate(tree: ParamTree, params_cls: type) -> dict[str, Any]:
-    """Check `tree` against `params_cls` and return it with typed values; `""` that unsets becomes None."""
-    return _validate_record(tree, params_cls, prefix=None)
+    """Check `tree` against `params_cls` and return it with typed values; `""` that unsets becomes None.
+
+    String values are also held to Stripe's documented rules: the parameter's maximum length (limits.py), no
+    control characters, a supported currency code wherever a parameter is named `currency`, and Stripe's
+    statement-descriptor rules."""
+    return _validate_record(tree, params_cls, prefix=None, limits=STRING_MAX_LENGTHS.get(params_cls.__name__, {}))
 
 
-def _validate_record(tree: ParamTree, record: type, prefix: str | None) -> dict[str, Any]:
+def _validate_record(tree: ParamTree, record: type, prefix: str | None, limits: dict[str, int]) -> dict[str, Any]:
     fields = _record_fields(record)
     for name in tree:
         if name not in fields:
@@ -162,19 +170,27 @@ def _validate_record(tree: ParamTree, record: type, prefix: str | None) -> dict[
                 code="parameter_missing",
                 param=nested_param(prefix, name),
             )
-    return {name: _coerce(value, fields[name], nested_param(prefix, name)) for name, value in tree.items()}
+    return {
+        name: _coerce(value, fields[name], nested_param(prefix, name), limits) for name, value in tree.items()
+    }
 
 
-def _coerce(value: str | ParamTree, annotation: Any, param: str, inside_mapping: bool = False) -> Any:
+def _coerce(
+    value: str | ParamTree, annotation: Any, param: str, limits: dict[str, int], inside_mapping: bool = False
+) -> Any:
     shape = _shape(annotation)
     if isinstance(value, dict):
         if shape.record is not None:
-            return _validate_record(value, shape.record, prefix=param)
+            return _validate_record(value, shape.record, prefix=param, limits=limits)
         if shape.sequence_items is not None:
-            return _coerce_sequence(value, shape.sequence_items, param)
+            return _coerce_sequence(value, shape.sequence_items, param, limits)
         if shape.mapping_values is not None:
-            return {key: _coerce(item, shape.mapping_values, f"{param}[{key}]", True) for key, item in value.items()}
+            return {
+                key: _coerce(item, shape.mapping_values, f"{param}[{key}]", limits, True)
+                for key, item in value.items()
+            }
         raise _invalid_type(param, _expected(shape), "a hash")
+    _check_characters(value, param)
     if value == "":
         if shape.unsettable or (inside_mapping and str in shape.scalars):
             return None if shape.unsettable else ""
@@ -190,6 +206,8 @@ def _coerce(value: str | ParamTree, annotation: Any, param: str, inside_mapping:
     for scalar in shape.scalars:
         coerced = _coerce_scalar(value, scalar)
         if coerced is not None:
+            if scalar is str and not inside_mapping:
+                _check_string(coerced, param, limits)
             return coerced
     if shape.enum and not shape.scalars[:1] == (int,):
         raise StripeApiError(
@@ -200,11 +218,56 @@ def _coerce(value: str | ParamTree, annotation: Any, param: str, inside_mapping:
     raise _invalid_type(param, _expected(shape), repr(value))
 
 
-def _coerce_sequence(value: ParamTree, item_annotation: Any, param: str) -> list[Any]:
+def _coerce_sequence(value: ParamTree, item_annotation: Any, param: str, limits: dict[str, int]) -> list[Any]:
     if not all(_INTEGER.fullmatch(index) for index in value):
         raise _invalid_type(param, "array", "a hash")
     ordered = sorted(value.items(), key=lambda entry: int(entry[0]))
-    return [_coerce(item, item_annotation, f"{param}[{index}]") for index, item in ordered]
+    return [_coerce(item, item_annotation, f"{param}[{index}]", limits) for index, item in ordered]
+
+
+def _check_characters(value: str, param: str) -> None:
+    if (control := _CONTROL_CHARACTERS.search(value)) is not None:
+        raise StripeApiError(
+            f"Invalid string for {param}: it contains the control character {control.group()!r} at position "
+            f"{control.start()}; strings may not contain null bytes or other control characters.",
+            code="parameter_invalid_string",
+            param=param,
+        )
+
+
+def _check_string(value: str, param: str, limits: dict[str, int]) -> None:
+    """Stripe's documented rules for a string parameter: length, currency codes, statement descriptors."""
+    path = _KEY_SEGMENTS.sub(r".\1", _LIST_INDEX.sub("", param))  # phases[0][items][1][price] -> phases.items.price
+    name = path.rpartition(".")[2]
+    if name == "statement_descriptor":
+        _check_statement_descriptor(value, param, limits.get(path, 22))
+    elif (limit := limits.get(path)) is not None and len(value) > limit:
+        raise StripeApiError(
+            f"Invalid string: {value[:40]}{'...' if len(value) > 40 else ''}; must be at most {limit} characters",
+            code="parameter_invalid_string",
+            param=param,
+        )
+    if name == "currency" and value.lower() not in SUPPORTED_CURRENCIES:
+        raise StripeApiError(
+            f"Invalid currency: {value.lower()}. Stripe currently supports these currencies: "
+            f"{', '.join(sorted(SUPPORTED_CURRENCIES, key=lambda code: (code != 'usd', code)))}",
+            param=param,
+        )
+
+
+def _check_statement_descriptor(value: str, param: str, limit: int) -> None:
+    if len(value) > limit:
+        raise StripeApiError(
+            f"The statement descriptor must be at most {limit} characters. {value} is {len(value)} characters long.",
+            param=param,
+        )
+    forbidden = sorted(STATEMENT_DESCRIPTOR_FORBIDDEN.intersection(value))
+    if forbidden:
+        raise StripeApiError(
+            f"The statement descriptor may not contain the characters {' '.join(forbidden)}.", param=param
+        )
+    if not any(character.isalpha() for character in value):
+        raise StripeApiError("The statement descriptor must contain at least one letter.", param=param)
 
 
 def _coerce_scalar(text: str, scalar: type) -> Any:

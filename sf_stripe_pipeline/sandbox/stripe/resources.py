@@ -43,12 +43,10 @@ def resolve_route(method: str, path: str) -> Route:
     """`POST /v1/subscription_schedules/sub_sched_1/release` -> (schedules, "release", "sub_sched_1", ...)."""
     parts = path.strip("/").split("/")
     resource, rest = _BY_URL.get("/" + "/".join(parts[:2])), parts[2:]
-    if resource is not None and rest == ["search"]:
-        raise StripeApiError(
-            f"The Stripe sandbox does not implement search ({method}: {path}); use the list endpoint, which unlike "
-            "Stripe's search is also read-after-write consistent.",
-            status=404,
-        )
+    if resource is not None and method == "GET" and rest == ["search"]:  # before `GET {url}/{id}`
+        params_cls = params_class(resource.name, "search")
+        if params_cls is not None:
+            return Route(resource, "search", None, params_cls)
     operation = _operation(resource, method, rest) if resource else None
     params_cls = params_class(resource.name, operation) if resource and operation else None
     if resource is None or operation is None or params_cls is None:
@@ -86,6 +84,8 @@ def _expand_at(ctx: Context, node: Any, parts: list[str], path: str) -> None:
             _expand_at(ctx, element, parts, path)
         return
     field, rest = parts[0], parts[1:]
+    if isinstance(node, dict) and field not in node:
+        _include(ctx, node, field)
     if not isinstance(node, dict) or field not in node:
         raise invalid(f"This property cannot be expanded ({path}).", "expand")
     value = node[field]
@@ -95,6 +95,16 @@ def _expand_at(ctx: Context, node: Any, parts: list[str], path: str) -> None:
         node[field] = [_fetch(ctx, field, element) for element in value]
     if rest and value is not None:
         _expand_at(ctx, value, rest, path)
+
+
+def _include(ctx: Context, node: StripeObject, field: str) -> None:
+    """Add a field Stripe returns only on request (`Resource.includable`) from the stored object."""
+    resource = _BY_OBJECT_NAME.get(node.get("object", ""))
+    if resource is None or field not in resource.includable or "id" not in node:
+        return
+    stored = ctx.store.get(resource.object_name, node["id"])
+    if stored is not None:
+        node[field] = stored.get(field)
 
 
 def _fetch(ctx: Context, field: str, object_id: str) -> StripeObject | str:

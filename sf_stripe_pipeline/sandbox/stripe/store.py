@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 DATABASE_FILE = "stripe.sqlite3"
+APPLICATION_ID = 0x53465354  # "SFST": marks the SQLite file as a Stripe sandbox store
 
 INDEXED_FIELDS = ("lookup_key", "subscription", "customer", "product", "active")
 """Object fields the list endpoints filter on often enough to deserve an index, most selective first."""
@@ -47,7 +49,8 @@ _SCHEMA = [
     ),
     """CREATE TABLE IF NOT EXISTS idempotency (
         key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL,
-        request_id TEXT NOT NULL) WITHOUT ROWID""",
+        request_id TEXT NOT NULL, created INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID""",
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     """CREATE TABLE IF NOT EXISTS request_log (
         seq INTEGER PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL, params TEXT NOT NULL,
         idempotency_key TEXT, status INTEGER NOT NULL, request_id TEXT NOT NULL, at TEXT NOT NULL)""",
@@ -78,6 +81,20 @@ class StoredResponse:
     status: int
     body: bytes
     request_id: str
+    created: int = 0
+    """Sandbox-clock time the response was saved: Stripe forgets a key 24 hours after its first use."""
+
+
+class SandboxStateError(Exception):
+    """The sandbox folder does not hold a readable Stripe sandbox store (corrupt, truncated, or another file)."""
+
+    def __init__(self, database: Path, reason: str):
+        super().__init__(
+            f"The Stripe sandbox state {database} is corrupt or is not a Stripe sandbox store ({reason}). "
+            f"Delete the folder {database.parent} to start again from an empty Stripe sandbox, then run "
+            "`sf-stripe-pipeline sandbox reset` to reload the demo org."
+        )
+        self.database = database
 
 
 @dataclass(frozen=True)
@@ -95,16 +112,48 @@ _OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 class StripeStore:
     def __init__(self, root: Path):
         root.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(
-            root / DATABASE_FILE, timeout=30, isolation_level=None, check_same_thread=False
-        )
+        database = root / DATABASE_FILE
         self._lock = threading.RLock()
-        with self._lock:
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA synchronous=NORMAL")
-            with self.transaction():
-                for statement in _SCHEMA:
-                    self._connection.execute(statement)
+        try:
+            self._connection = sqlite3.connect(database, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise SandboxStateError(database, str(error)) from error
+        try:
+            self._open_checked(database)
+        except sqlite3.DatabaseError as error:
+            self._connection.close()
+            raise SandboxStateError(database, str(error)) from error
+        except SandboxStateError:
+            self._connection.close()
+            raise
+
+    def _open_checked(self, database: Path) -> None:
+        """Refuse, within a moment, a file that is not an intact sandbox store, before anything writes to it."""
+        application_id = self._connection.execute("PRAGMA application_id").fetchone()[0]
+        tables = {name for (name,) in self._connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if application_id not in (0, APPLICATION_ID) or (tables and "objects" not in tables):
+            raise SandboxStateError(database, "the SQLite file holds another application's data")
+        problems = [row[0] for row in self._connection.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise SandboxStateError(database, "; ".join(problems))
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+        with self.transaction():
+            for statement in _SCHEMA:
+                self._connection.execute(statement)
+            idempotency_columns = {row[1] for row in self._connection.execute("PRAGMA table_info(idempotency)")}
+            if "created" not in idempotency_columns:  # a store from before keys expired
+                self._connection.execute("ALTER TABLE idempotency ADD COLUMN created INTEGER NOT NULL DEFAULT 0")
+            if application_id != APPLICATION_ID:
+                self._connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    @staticmethod
+    def discard(root: Path) -> None:
+        """Delete the store's files (for a `sandbox reset` that must also recover from a corrupt store)."""
+        for suffix in ("", "-wal", "-shm"):
+            (root / f"{DATABASE_FILE}{suffix}").unlink(missing_ok=True)
+        if root.exists() and not any(root.iterdir()):
+            shutil.rmtree(root)
 
     def close(self) -> None:
         with self._lock:
@@ -197,6 +246,22 @@ class StripeStore:
             rows.reverse()
         return rows, has_more
 
+    def search(
+        self, object_name: str, where: str, args: Sequence[Any], limit: int, after: tuple[int, int] | None
+    ) -> tuple[list[dict[str, Any]], bool, tuple[int, int] | None]:
+        """One newest-first page of live objects matching a search's SQL condition (built by search.py over
+        `data`), after a (created, seq) cursor; returns the rows, has_more and the cursor of the last row."""
+        sql = f"SELECT created, seq, data FROM objects WHERE object = ? AND deleted = 0 AND ({where})"
+        arguments: list[Any] = [object_name, *args]
+        if after is not None:
+            sql += " AND (created, seq) < (?, ?)"
+            arguments.extend(after)
+        sql += f" ORDER BY created DESC, seq DESC LIMIT {int(limit) + 1}"
+        rows = self._query(sql, arguments)
+        page = rows[:limit]
+        cursor = (page[-1][0], page[-1][1]) if page else None
+        return [json.loads(data) for _, _, data in page], len(rows) > limit, cursor
+
     def _where(self, object_name: str, conditions: Sequence[Condition]) -> tuple[str, list[Any], str]:
         """The WHERE clause, its arguments, and the ORDER BY column that keeps the plan on the right index.
 
@@ -242,15 +307,35 @@ class StripeStore:
     # -- idempotency -----------------------------------------------------------------------------
 
     def stored_response(self, key: str) -> StoredResponse | None:
-        row = self._query_one("SELECT fingerprint, status, body, request_id FROM idempotency WHERE key = ?", (key,))
+        row = self._query_one(
+            "SELECT fingerprint, status, body, request_id, created FROM idempotency WHERE key = ?", (key,)
+        )
         return StoredResponse(*row) if row else None
 
     def store_response(self, key: str, response: StoredResponse) -> None:
         with self._lock:
             self._connection.execute(
-                "INSERT INTO idempotency (key, fingerprint, status, body, request_id) VALUES (?, ?, ?, ?, ?)",
-                (key, response.fingerprint, response.status, response.body, response.request_id),
+                "INSERT OR REPLACE INTO idempotency (key, fingerprint, status, body, request_id, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key, response.fingerprint, response.status, response.body, response.request_id, response.created),
             )
+
+    # -- counters --------------------------------------------------------------------------------
+
+    def counter(self, name: str) -> int:
+        row = self._query_one("SELECT value FROM counters WHERE name = ?", (name,))
+        return row[0] if row else 0
+
+    def increment(self, name: str) -> None:
+        with self._lock:
+            self._connection.execute(
+                "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                (name,),
+            )
+
+    def reset_counter(self, name: str) -> None:
+        with self.transaction():
+            self._connection.execute("DELETE FROM counters WHERE name = ?", (name,))
 
     # -- request log -----------------------------------------------------------------------------
 
@@ -288,7 +373,7 @@ class StripeStore:
 
     def reset(self) -> None:
         with self.transaction():
-            for table in ("objects", "idempotency", "request_log"):
+            for table in ("objects", "idempotency", "request_log", "counters"):
                 self._connection.execute(f"DELETE FROM {table}")
 
     # -- helpers ---------------------------------------------------------------------------------
