@@ -29,7 +29,7 @@ from sf_stripe_pipeline.sandbox.demo_org import (
     demo_case_index,
     generate_demo_org,
 )
-from sf_stripe_pipeline.sandbox.salesforce import API_VERSION, SalesforceSandbox
+from sf_stripe_pipeline.sandbox.salesforce import API_VERSION, SalesforceSandbox, SandboxStateError
 from sf_stripe_pipeline.sandbox.snapshot import SnapshotError, load_snapshot_into, write_snapshot
 from sf_stripe_pipeline.sandbox.stripe import SANDBOX_API_KEY, StripeSandbox
 from sf_stripe_pipeline.sandbox.transport import serve
@@ -159,14 +159,19 @@ def _add_sandbox_commands(commands: argparse._SubParsersAction) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except SandboxStateError as problem:  # one line naming the file and the recovery, not a traceback
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return EXIT_RUN_FAILED
 
 
 # ---------------------------------------------------------------------------------------------- sandbox
 
 
-def _salesforce_sandbox() -> closing[SalesforceSandbox]:
-    return closing(SalesforceSandbox(home.salesforce_sandbox_dir()))
+def _salesforce_sandbox(replacing_org: bool = False) -> closing[SalesforceSandbox]:
+    """The Salesforce sandbox; when the command replaces the whole org, a damaged store is moved aside first."""
+    return closing(SalesforceSandbox(home.salesforce_sandbox_dir(), discard_damaged_store=replacing_org))
 
 
 def _stripe_sandbox() -> closing[StripeSandbox]:
@@ -191,7 +196,7 @@ def _sandbox_reset(args: argparse.Namespace) -> int:
 def _reset_sandboxes(orders: int, seed: int, as_of: date) -> dict[str, list[dict]]:
     """The generated demo org into the Salesforce sandbox, and an empty Stripe sandbox; prints what it did."""
     org = generate_demo_org(orders, seed, as_of)
-    with _salesforce_sandbox() as salesforce:
+    with _salesforce_sandbox(replacing_org=True) as salesforce:
         counts = salesforce.replace_org(org)
     _print_counts(counts, f"Salesforce sandbox ({home.salesforce_sandbox_dir()}): demo org of {orders:,} "
                           f"orders, seed {seed}, as of {as_of.isoformat()}")
@@ -205,7 +210,7 @@ def _reset_sandboxes(orders: int, seed: int, as_of: date) -> dict[str, list[dict
 
 def _sandbox_load_org(args: argparse.Namespace) -> int:
     try:
-        with _salesforce_sandbox() as salesforce:
+        with _salesforce_sandbox(replacing_org=True) as salesforce:
             counts = load_snapshot_into(salesforce, args.directory)
     except SnapshotError as problem:
         print(f"{PROG}: error: {problem}", file=sys.stderr)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
+from sf_stripe_pipeline.salesforce.filters import FilterError, parse_filter
 from sf_stripe_pipeline.core.paths import TARGET_SOURCES, check_stripe_path, parse_salesforce_path
 
 StaticValue = str | int | float | bool
@@ -108,16 +109,14 @@ def _summary(problems: list[tuple[str, str]]) -> str:
 
 def _reference_problems(config: SyncConfig) -> list[tuple[str, str]]:
     """Problems with what the settings refer to: objects, filter syntax, Stripe and Salesforce paths."""
-    from sf_stripe_pipeline.sandbox.salesforce.soql import validate_where_fragment
-
     problems: list[tuple[str, str]] = []
     for sobject, fragment in config.filters.items():
         if sobject not in SOBJECTS:
             problems.append((f"filters.{sobject}", f"unknown Salesforce object; known: {', '.join(SOBJECTS)}"))
             continue
         try:
-            validate_where_fragment(fragment, sobject)
-        except ValueError as error:
+            parse_filter(fragment, sobject)
+        except FilterError as error:
             problems.append((f"filters.{sobject}", f"invalid SOQL filter {fragment!r}: {error}"))
     for section, by_target in (("field_defaults", config.field_defaults), ("field_mappings", config.field_mappings)):
         for target, paths in by_target.items():

@@ -88,6 +88,12 @@ SUBSCRIPTION_PRICING = ("Fixed Price", "Percent Of Total")
 SUBSCRIPTION_TYPES = ("Renewable", "Evergreen", "One-time")
 PRODUCT_SUBSCRIPTION_TYPES = ("Renewable", "Evergreen", "Renewable/Evergreen", "One-time")
 COUPON_DURATIONS = ("once", "repeating", "forever")
+# Consumption schedules (tiered prices, spec §1.5 and F19): the connector reads only Tier schedules, and maps
+# Range -> volume and Slab -> graduated tiers, PerUnit -> unit amounts and FlatFee -> flat amounts.
+RATING_METHODS = ("Tier",)
+SCHEDULE_TYPES = ("Range", "Slab")
+PRICING_METHODS = ("PerUnit", "FlatFee")
+BILLING_TERM_UNITS = ("Month", "Quarter", "Year")
 SYNC_STATUSES = ("Error", "Success", "Resolved", "Skipped")
 
 
@@ -181,6 +187,43 @@ _OBJECTS: list[tuple[str, str, bool, tuple[FieldSpec, ...]]] = [
             _ref("Pricebook2Id", "Pricebook2"),
             FieldSpec("UnitPrice", CURRENCY),
             FieldSpec("IsActive", BOOLEAN),
+        ),
+    ),
+    # Product-level tiers: Product2 -> ProductConsumptionSchedule -> ConsumptionSchedule -> ConsumptionRate. The
+    # standard objects type their bounds as whole numbers; the prefixes of these three are the sandbox's choice.
+    (
+        "ConsumptionSchedule",
+        "0sc",
+        False,
+        (
+            FieldSpec("Name", STRING),
+            FieldSpec("IsActive", BOOLEAN),
+            _pick("Type", SCHEDULE_TYPES),
+            _pick("RatingMethod", RATING_METHODS),
+            FieldSpec("BillingTerm", INT),
+            _pick("BillingTermUnit", BILLING_TERM_UNITS),
+        ),
+    ),
+    (
+        "ProductConsumptionSchedule",
+        "0sp",
+        False,
+        (
+            _ref("ProductId", "Product2"),
+            _ref("ConsumptionScheduleId", "ConsumptionSchedule"),
+        ),
+    ),
+    (
+        "ConsumptionRate",
+        "0sr",
+        False,
+        (
+            _ref("ConsumptionScheduleId", "ConsumptionSchedule"),
+            FieldSpec("ProcessingOrder", INT),
+            _pick("PricingMethod", PRICING_METHODS),
+            FieldSpec("LowerBound", INT),
+            FieldSpec("UpperBound", INT),
+            FieldSpec("Price", CURRENCY),
         ),
     ),
     (
@@ -314,6 +357,33 @@ _OBJECTS: list[tuple[str, str, bool, tuple[FieldSpec, ...]]] = [
             FieldSpec("SBQQ__PriceDimension__c", STRING),
             _pick("SBQQ__DimensionType__c", ("Year", "Quarter", "Month", "Custom", "One-time")),
             FieldSpec("Skip_Line_Item__c", BOOLEAN),
+        ),
+    ),
+    # Line-level tiers, copied by CPQ onto each order product; they win over the product's schedule. CPQ's bounds are
+    # plain numbers, so a decimal bound can reach the connector (an error, F19).
+    (
+        "SBQQ__OrderItemConsumptionSchedule__c",
+        "a0w",
+        False,
+        (
+            _ref("SBQQ__OrderItem__c", "OrderItem"),
+            _pick("SBQQ__Type__c", SCHEDULE_TYPES),
+            _pick("SBQQ__RatingMethod__c", RATING_METHODS),
+            FieldSpec("SBQQ__BillingTerm__c", DOUBLE),
+            _pick("SBQQ__BillingTermUnit__c", BILLING_TERM_UNITS),
+        ),
+    ),
+    (
+        "SBQQ__OrderItemConsumptionRate__c",
+        "a0x",
+        False,
+        (
+            _ref("SBQQ__OrderItemConsumptionSchedule__c", "SBQQ__OrderItemConsumptionSchedule__c"),
+            FieldSpec("SBQQ__ProcessingOrder__c", DOUBLE),
+            _pick("SBQQ__PricingMethod__c", PRICING_METHODS),
+            FieldSpec("SBQQ__LowerBound__c", DOUBLE),
+            FieldSpec("SBQQ__UpperBound__c", DOUBLE),
+            FieldSpec("SBQQ__Price__c", CURRENCY),
         ),
     ),
     (

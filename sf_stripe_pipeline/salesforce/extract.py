@@ -22,6 +22,7 @@ from simple_salesforce import Salesforce
 
 from sf_stripe_pipeline.warehouse import org as org_tables
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
+from sf_stripe_pipeline.salesforce.filters import where_clause
 
 UPSERT_CHUNK = 20_000
 
@@ -44,12 +45,9 @@ def soql_datetime(moment: datetime) -> str:
 
 def build_query(sobject: str, since: datetime | None, where: str | None = None, fields: Iterable[str] = ()) -> str:
     selected = ", ".join(fields or SOBJECTS[sobject].fields)
-    conditions = []
-    if since is not None:
-        conditions.append(f"SystemModstamp >= {soql_datetime(since)}")
-    if where:
-        conditions.append(f"({where})")
-    return f"SELECT {selected} FROM {sobject}" + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
+    watermark = f"SystemModstamp >= {soql_datetime(since)}" if since is not None else None
+    conditions = where_clause(sobject, watermark, where)  # the user's filter can only narrow, never widen
+    return f"SELECT {selected} FROM {sobject}" + (f" WHERE {conditions}" if conditions else "")
 
 
 def _chunks(records: Iterator[dict], size: int) -> Iterator[list[dict]]:

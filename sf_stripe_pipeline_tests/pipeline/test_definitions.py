@@ -50,7 +50,7 @@ def test_the_definitions_have_the_documented_shape() -> None:
     dg.Definitions.validate_loadable(definitions)
     graph = definitions.resolve_asset_graph()
     assert set(graph.get_all_asset_keys()) == {*EXTRACT_KEYS.values(), *SYNC_ASSETS}
-    assert len(EXTRACT_KEYS) == len(SOBJECTS) == 16
+    assert len(EXTRACT_KEYS) == len(SOBJECTS) == 21  # with the five consumption-schedule objects (F19)
     for key in SYNC_ASSETS:
         node = graph.get(key)
         assert node.partitions_def == SYNC_PARTITIONS

@@ -6,7 +6,6 @@ import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
-from sf_stripe_pipeline.sandbox.salesforce.soql import SoqlError, SoqlFieldError, validate_where_fragment
 
 from .conftest import ACME, ORDER_1, error_code, small_org
 
@@ -206,12 +205,3 @@ def test_unknown_fields_and_mistyped_literals_are_invalid_field(sf, soql: str, n
     assert error_code(raised) == "INVALID_FIELD"
     assert named in raised.value.content[0]["message"]
 
-
-def test_validate_where_fragment_uses_the_same_parser() -> None:
-    validate_where_fragment("Status = 'Activated' AND (Account.Name LIKE 'A%' OR EffectiveDate > 2025-01-01)", "Order")
-    with pytest.raises(SoqlFieldError, match="Colour__c"):
-        validate_where_fragment("Colour__c = 'red'", "Order")
-    with pytest.raises(SoqlError, match="column 17"):
-        validate_where_fragment("Status = 'a' OR LAST_N_DAYS:3", "Order")
-    with pytest.raises(SoqlError, match="end of query"):
-        validate_where_fragment("Status = 'a' LIMIT 5", "Order")

@@ -12,7 +12,7 @@ from simple_salesforce.exceptions import (
 from sf_stripe_pipeline.clock import NOW_ENV_VAR
 from sf_stripe_pipeline.sandbox.salesforce.ids import is_valid_id
 
-from .conftest import ACME, ORDER_1, PINNED_NOW, error_code, sf_id
+from .conftest import ACME, GAMMA, ORDER_1, PINNED_NOW, error_code, sf_id
 
 
 def test_create_retrieve_update_and_soft_delete(sf) -> None:
@@ -216,3 +216,74 @@ def test_request_log_records_every_request_with_write_flag(sandbox, sf) -> None:
     assert log[1].path == "/services/data/v62.0/sobjects/Account/" and log[1].at == PINNED_NOW
     sandbox.clear_request_log()
     assert sandbox.request_log() == []
+
+
+def test_composite_writes_report_deleted_records_as_entity_is_deleted(sf) -> None:
+    sf.Account.delete(GAMMA)
+    results = composite(sf, "PATCH", [account(Id=GAMMA, Name="Back?"), account(Id=ACME, BillingCity="Lyon")], False)
+    assert results[0]["id"] == GAMMA and results[0]["success"] is False
+    assert results[0]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+    assert results[1] == {"id": ACME, "success": True, "errors": []}
+
+
+def composite_delete(sf, ids: list[str], all_or_none: bool = False) -> list[dict]:
+    return sf.restful(
+        "composite/sobjects", method="DELETE", params={"ids": ",".join(ids), "allOrNone": str(all_or_none).lower()}
+    )
+
+
+def deleted_flags(sf, sobject: str) -> dict[str, bool]:
+    records = sf.query_all(f"SELECT Id, IsDeleted FROM {sobject}", include_deleted=True)["records"]
+    return {record["Id"]: record["IsDeleted"] for record in records}
+
+
+def test_composite_delete_deletes_records_of_any_objects_by_id(sf, sandbox) -> None:
+    item = sf_id("OrderItem", 1)
+    missing = sf_id("Contact", 99)
+    results = composite_delete(sf, [item, GAMMA[:15], "not-an-id", missing, "00Q000000000001"])
+    assert results[:2] == [
+        {"id": item, "success": True, "errors": []},
+        {"id": GAMMA, "success": True, "errors": []},  # a 15-character id answers with its 18-character form
+    ]
+    assert results[2] == {
+        "success": False,
+        "errors": [{"statusCode": "MALFORMED_ID", "message": "malformed id not-an-id", "fields": []}],
+    }
+    assert [(r["success"], r["errors"][0]["statusCode"]) for r in results[3:]] == [(False, "NOT_FOUND")] * 2
+    assert deleted_flags(sf, "OrderItem")[item] is True and deleted_flags(sf, "Account")[GAMMA] is True
+    assert sf.query(f"SELECT Id FROM OrderItem WHERE Id = '{item}'")["totalSize"] == 0  # soft delete: queryAll only
+
+    again = composite_delete(sf, [item])
+    assert again[0]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+    assert [entry.method for entry in sandbox.request_log()].count("DELETE") == 2  # one request a batch
+
+
+def test_composite_delete_all_or_none_rolls_back(sf) -> None:
+    item = sf_id("OrderItem", 2)
+    results = composite_delete(sf, [item, sf_id("OrderItem", 99)], all_or_none=True)
+    assert [r["errors"][0]["statusCode"] for r in results] == ["ALL_OR_NONE_OPERATION_ROLLED_BACK", "NOT_FOUND"]
+    assert deleted_flags(sf, "OrderItem")[item] is False
+
+
+def test_composite_delete_takes_1_to_200_ids(sf) -> None:
+    many = [sf_id("Sync_Record__c", n) for n in range(1, 202)]
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        composite_delete(sf, many)
+    assert error_code(raised) == "EXCEEDED_ID_LIMIT"
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.restful("composite/sobjects", method="DELETE")
+    assert error_code(raised) == "MISSING_ARGUMENT"
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.restful("composite/sobjects", method="DELETE", params={"ids": ACME, "allOrNone": "maybe"})
+    assert error_code(raised) == "INVALID_QUERY_PARAMETER_VALUE"
+    assert deleted_flags(sf, "Account")[ACME] is False
+
+
+def test_composite_delete_of_200_sync_records_is_one_request(sf, sandbox) -> None:
+    records = [{"attributes": {"type": "Sync_Record__c"}, "Compound_ID__c": f"order-{n}"} for n in range(200)]
+    created = composite(sf, "POST", records, True)
+    sandbox.clear_request_log()
+    results = composite_delete(sf, [result["id"] for result in created])
+    assert all(result["success"] for result in results) and len(results) == 200
+    assert sf.query("SELECT Id FROM Sync_Record__c")["totalSize"] == 0
+    assert [(entry.method, entry.status) for entry in sandbox.request_log()] == [("DELETE", 200), ("GET", 200)]

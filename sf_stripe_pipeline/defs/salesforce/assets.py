@@ -1,6 +1,6 @@
 """Extract: one asset per Salesforce object, landing in DuckDB as `salesforce."<Object>"`.
 
-All sixteen live in one subsettable multi-asset, so a run extracts them in one step, over one Salesforce client
+All of them live in one subsettable multi-asset, so a run extracts them in one step, over one Salesforce client
 and one DuckDB connection (DuckDB takes one writer at a time), while the lineage graph still shows each object as
 its own asset. Extraction is incremental on `SystemModstamp` through `queryAll` (see `salesforce/extract.py`); each object
 carries a pandera schema check whose failures (counts and a sample) show in the UI.

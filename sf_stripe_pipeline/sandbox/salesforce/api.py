@@ -1,8 +1,10 @@
 """The Salesforce REST API subset the pipeline uses, answered from the on-disk org (store.py).
 
 `SalesforceSandbox.handle` speaks Salesforce's wire formats (paths, status codes, JSON error arrays,
-`Sforce-Limit-Info`, `nextRecordsUrl` pagination), so simple-salesforce runs its real request code against
-it, in process through `transport.in_process_session` or over loopback through `transport.serve`.
+`Sforce-Limit-Info`, `nextRecordsUrl` pagination, the OAuth token endpoint), so simple-salesforce runs its real
+request code against it, in process through `transport.in_process_session` or over loopback through `transport.serve`.
+Injected faults (faults.py) make it answer as a struggling org does: expired sessions, an exhausted API allowance,
+internal errors, locked rows.
 
 Query cursors live in this process's memory, as a cursor belongs to the process that opened it; they hold
 only the matching row numbers, are dropped once read to the end, and at most `MAX_OPEN_CURSORS` are kept.
@@ -29,7 +31,9 @@ import simple_salesforce
 
 from sf_stripe_pipeline.sandbox import transport
 from sf_stripe_pipeline.salesforce import catalogue as objects
-from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
+from sf_stripe_pipeline.sandbox.salesforce import auth
+from sf_stripe_pipeline.sandbox.salesforce.faults import FaultConfig, FaultInjector
+from sf_stripe_pipeline.sandbox.salesforce.ids import make_id, to_18
 from sf_stripe_pipeline.salesforce.catalogue import FieldSpec
 from sf_stripe_pipeline.sandbox.salesforce.soql import SoqlError, parse_query
 from sf_stripe_pipeline.sandbox.salesforce.store import (
@@ -48,11 +52,11 @@ from sf_stripe_pipeline.sandbox.salesforce.store import (
 )
 from sf_stripe_pipeline.sandbox.transport import SandboxRequest, SandboxResponse
 
-DAILY_API_LIMIT = 15_000
 MAX_BATCH_SIZE = 2_000
 MIN_BATCH_SIZE = 200
 MAX_COMPOSITE_RECORDS = 200
 MAX_OPEN_CURSORS = 64
+_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _ROLLED_BACK = SalesforceApiError(
     400,
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -89,9 +93,12 @@ def _batch_size(request: SandboxRequest) -> int:
     return max(MIN_BATCH_SIZE, min(MAX_BATCH_SIZE, int(match.group(1))))
 
 
-def _is_authorised(request: SandboxRequest) -> bool:
+def _access_token(request: SandboxRequest) -> str:
+    """The request's bearer token; 401 INVALID_SESSION_ID, as Salesforce answers, if it has none."""
     scheme, _, token = (request.header("Authorization") or "").partition(" ")
-    return scheme.lower() in ("bearer", "oauth") and bool(token.strip())
+    if scheme.lower() not in ("bearer", "oauth") or not token.strip():
+        raise SalesforceApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+    return token.strip()
 
 
 @lru_cache(maxsize=256)
@@ -176,7 +183,7 @@ _ROUTES = (
         GET="_get_by_external_id",
         PATCH="_upsert",
     ),
-    _route(r"/composite/sobjects", POST="_composite_create", PATCH="_composite_update"),
+    _route(r"/composite/sobjects", POST="_composite_create", PATCH="_composite_update", DELETE="_composite_delete"),
     _route(r"/composite/sobjects/" + _NAME.format("sobject") + "/" + _NAME.format("field"), PATCH="_composite_upsert"),
 )
 
@@ -185,24 +192,55 @@ _ROUTES = (
 
 
 class SalesforceSandbox:
-    """A stateful local Salesforce org under `root`, answering the REST API through `handle`. Thread-safe."""
+    """A stateful local Salesforce org under `root`, answering the REST API through `handle`. Thread-safe.
 
-    def __init__(self, root: str | Path):
-        self._store = OrgStore(root)
+    `faults` default to those in `SF_STRIPE_SALESFORCE_FAULTS` (none if unset). Opening a damaged store raises
+    `SandboxStateError`; `discard_damaged_store` moves it aside and starts empty instead (for reset and load-org)."""
+
+    def __init__(self, root: str | Path, faults: FaultConfig | None = None, *, discard_damaged_store: bool = False):
+        self._store = OrgStore(root, discard_damaged=discard_damaged_store)
+        self._faults = FaultInjector(faults if faults is not None else FaultConfig.from_environment())
+        self._sessions = auth.Sessions()
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._cursor_lock = threading.Lock()
         self._locator_serials = itertools.count(secrets.randbelow(62**11))
 
     # -- the Python API
 
-    def client(self, session_id: str = "sandbox-session") -> simple_salesforce.Salesforce:
-        """An in-process simple-salesforce client for this sandbox."""
+    def client(self, session_id: str | None = None) -> simple_salesforce.Salesforce:
+        """An in-process simple-salesforce client for this sandbox.
+
+        Without `session_id` it logs in as the integration user (OAuth 2.0 username-password flow, as
+        `Salesforce(username=, password=, consumer_key=, consumer_secret=)` against a real org), so when its session
+        expires simple-salesforce logs in again and repeats the request by itself. With `session_id` it uses that
+        token as it is and cannot log in again, like a client given only an access token."""
+        session = transport.in_process_session(self)
+        if session_id is not None:
+            return simple_salesforce.Salesforce(
+                instance_url=INSTANCE_URL, session_id=session_id, version=API_VERSION, session=session
+            )
         return simple_salesforce.Salesforce(
-            instance_url=INSTANCE_URL,
-            session_id=session_id,
+            username=auth.USERNAME,
+            password=auth.PASSWORD,
+            consumer_key=auth.CONSUMER_KEY,
+            consumer_secret=auth.CONSUMER_SECRET,
+            domain=auth.LOGIN_DOMAIN,
             version=API_VERSION,
-            session=transport.in_process_session(self),
+            session=session,
         )
+
+    def configure_faults(self, faults: FaultConfig | None) -> None:
+        """Inject `faults` from now on (None: none), with fresh counters."""
+        self._faults = FaultInjector(faults)
+
+    @property
+    def faults(self) -> FaultConfig:
+        return self._faults.config
+
+    @property
+    def logins(self) -> int:
+        """Sessions issued by the OAuth token endpoint since this sandbox was opened."""
+        return self._sessions.logins
 
     def replace_org(self, org: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, int]:
         """Replace every record of the org, atomically; see store.OrgStore.replace_org. Clears the request log."""
@@ -234,19 +272,26 @@ class SalesforceSandbox:
     # -- the REST API
 
     def handle(self, request: SandboxRequest) -> SandboxResponse:
+        if request.method == "POST" and request.path.rstrip("/") == auth.TOKEN_PATH:
+            return self._sessions.token_endpoint(request)  # a login, not an API request
+        faults = self._faults  # one configuration for the whole request, even if reconfigured meanwhile
+        is_write = request.method in _WRITE_METHODS
         try:
+            token = _access_token(request)
+            faults.check_session(token, self._sessions.issued_at(token))
+            faults.check_request(is_write, self._store.api_usage() if faults.counts_api_usage else None)
             response = self._dispatch(request)
         except SalesforceApiError as error:
             response = _error_response(error)
         except Exception as error:  # answer as Salesforce does for its own faults, so clients see a 500
             response = _error_response(SalesforceApiError(500, "UNKNOWN_EXCEPTION", f"{type(error).__name__}: {error}"))
         usage = self._store.log_request(request.method, request.path, response.status)
-        response.headers["Sforce-Limit-Info"] = f"api-usage={usage}/{DAILY_API_LIMIT}"
+        response.headers["Sforce-Limit-Info"] = f"api-usage={usage}/{faults.daily_api_limit}"
+        if response.status < 400:
+            faults.record_success(is_write)
         return response
 
     def _dispatch(self, request: SandboxRequest) -> SandboxResponse:
-        if not _is_authorised(request):
-            raise SalesforceApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
         api_path = _API_PATH.fullmatch(request.path.rstrip("/"))
         rest = (api_path.group("rest") or "") if api_path else None
         for route in _ROUTES if rest is not None else ():
@@ -266,7 +311,8 @@ class SalesforceSandbox:
 
     def _limits(self, request: SandboxRequest) -> SandboxResponse:
         used = self._store.api_usage() + 1  # this request counts
-        return _json_response(200, {"DailyApiRequests": {"Max": DAILY_API_LIMIT, "Remaining": DAILY_API_LIMIT - used}})
+        limit = self._faults.daily_api_limit
+        return _json_response(200, {"DailyApiRequests": {"Max": limit, "Remaining": limit - used}})
 
     def _describe(self, request: SandboxRequest, sobject: str) -> SandboxResponse:
         return _json_response(200, _describe(sobject))
@@ -350,7 +396,7 @@ class SalesforceSandbox:
 
     def _delete(self, request: SandboxRequest, sobject: str, record_id: str) -> SandboxResponse:
         with self._store.writing() as connection:
-            self._store.delete(connection, sobject, record_id, sandbox_now())
+            self._delete_one(connection, sobject, record_id, sandbox_now())
         return SandboxResponse(204, headers={})
 
     def _upsert(self, request: SandboxRequest, sobject: str, field: str, value: str) -> SandboxResponse:
@@ -377,12 +423,20 @@ class SalesforceSandbox:
 
     def _create_one(self, connection: sqlite3.Connection, sobject: str, body: Any, now: str) -> str:
         changes = self._store.encode_changes(connection, sobject, body)
+        self._faults.check_record_lock(None)
         return self._store.insert(connection, sobject, changes, now)
 
     def _update_one(self, connection: sqlite3.Connection, sobject: str, record_id: str, body: Any, now: str) -> None:
-        self._store.live_row(connection, sobject, record_id)  # a missing record is 404 before field errors
+        full_id = self._store.live_row(connection, sobject, record_id)[0]  # a missing record is 404 before field errors
         changes = self._store.encode_changes(connection, sobject, body)
+        self._faults.check_record_lock(full_id)
         self._store.update(connection, sobject, record_id, changes, now)
+
+    def _delete_one(self, connection: sqlite3.Connection, sobject: str, record_id: str, now: str) -> str:
+        full_id = self._store.live_row(connection, sobject, record_id)[0]
+        self._faults.check_record_lock(full_id)
+        self._store.delete(connection, sobject, full_id, now)
+        return full_id
 
     def _upsert_one(
         self, connection: sqlite3.Connection, sobject: str, field: FieldSpec, body: Mapping[str, Any], now: str
@@ -393,8 +447,10 @@ class SalesforceSandbox:
             raise SalesforceApiError(400, "MISSING_ARGUMENT", f"{field.name} not specified", [field.name])
         ids = self._store.ids_by_external_id(connection, sobject, field, value)
         if not ids:
+            self._faults.check_record_lock(None)
             return self._store.insert(connection, sobject, changes, now), True
         _expect_one_match(sobject, field.name, value, ids)
+        self._faults.check_record_lock(ids[0])
         self._store.update(connection, sobject, ids[0], changes, now)
         return ids[0], False
 
@@ -425,26 +481,59 @@ class SalesforceSandbox:
 
         return self._composite(request, upsert, _UpsertTarget(sobject, field))
 
+    def _composite_delete(self, request: SandboxRequest) -> SandboxResponse:
+        """`DELETE composite/sobjects?ids=A,B&allOrNone=false`: up to 200 records of any objects, by id."""
+
+        def delete(connection: sqlite3.Connection, given_id: str, now: str) -> _Result:
+            full_id = to_18(given_id)
+            try:
+                if full_id is None:
+                    raise SalesforceApiError(400, "MALFORMED_ID", f"malformed id {given_id}")
+                sobject = objects.PREFIX_TO_SOBJECT.get(full_id[:3])
+                if sobject is None:
+                    unknown = f"no object has key prefix {full_id[:3]}"
+                    raise SalesforceApiError(404, "NOT_FOUND", f"The requested resource does not exist: {unknown}")
+                return _Result(self._delete_one(connection, sobject, full_id, now), False)
+            except SalesforceApiError as error:
+                return _Result(full_id, False, error)
+
+        ids = _composite_delete_ids(request)
+        return self._each_in_one_transaction(ids, _all_or_none_parameter(request), delete, reports_created=False)
+
     def _composite(
         self, request: SandboxRequest, operation: _Operation, upsert: _UpsertTarget | None = None
     ) -> SandboxResponse:
-        """Apply `operation` to each record in one transaction; one result per record, in order.
+        """Apply `operation` to each record of a composite create, update or upsert body."""
+        records, all_or_none = _composite_records(_json_body(request))
+        repeated = _repeated_external_ids(records, upsert)
+
+        def apply(connection: sqlite3.Connection, record: Any, now: str) -> _Result:
+            return self._composite_one(connection, record, operation, upsert, repeated, now)
+
+        return self._each_in_one_transaction(records, all_or_none, apply, reports_created=upsert is not None)
+
+    def _each_in_one_transaction(
+        self,
+        items: Sequence[Any],
+        all_or_none: bool,
+        apply: Callable[[sqlite3.Connection, Any, str], _Result],
+        reports_created: bool,
+    ) -> SandboxResponse:
+        """Apply `apply` to each item in one transaction; one result per item, in order.
 
         With allOrNone, any failure rolls every record back and the others report
         ALL_OR_NONE_OPERATION_ROLLED_BACK; otherwise each record stands or fails alone."""
-        records, all_or_none = _composite_records(_json_body(request))
-        repeated = _repeated_external_ids(records, upsert)
         now = sandbox_now()
         results: list[_Result] = []
         try:
             with self._store.writing() as connection:
-                for record in records:
-                    results.append(self._composite_one(connection, record, operation, upsert, repeated, now))
+                for item in items:
+                    results.append(apply(connection, item, now))
                 if all_or_none and not all(result.error is None for result in results):
                     raise _RolledBack
         except _RolledBack:
             results = [result.rolled_back() for result in results]
-        return _json_response(200, [result.as_json(reports_created=upsert is not None) for result in results])
+        return _json_response(200, [result.as_json(reports_created) for result in results])
 
     @staticmethod
     def _composite_one(
@@ -515,17 +604,39 @@ def _composite_records(body: Any) -> tuple[list[Any], bool]:
     if not isinstance(body, Mapping) or not isinstance(body.get("records"), list):
         raise SalesforceApiError(400, "JSON_PARSER_ERROR", 'the body must be {"allOrNone": bool, "records": [...]}')
     records = body["records"]
-    if len(records) > MAX_COMPOSITE_RECORDS:
-        raise SalesforceApiError(
-            400,
-            "EXCEEDED_ID_LIMIT",
-            f"record limit reached: a composite sobjects request takes at most {MAX_COMPOSITE_RECORDS} records, "
-            f"got {len(records)}",
-        )
+    _check_composite_size(len(records))
     all_or_none = body.get("allOrNone", False)
     if not isinstance(all_or_none, bool):
         raise SalesforceApiError(400, "JSON_PARSER_ERROR", f"allOrNone must be true or false, got {all_or_none!r}")
     return records, all_or_none
+
+
+def _check_composite_size(count: int) -> None:
+    if count > MAX_COMPOSITE_RECORDS:
+        raise SalesforceApiError(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            f"record limit reached: a composite sobjects request takes at most {MAX_COMPOSITE_RECORDS} records, "
+            f"got {count}",
+        )
+
+
+def _composite_delete_ids(request: SandboxRequest) -> list[str]:
+    """The `ids` query parameter of a composite delete: comma-separated, 1 to 200 of them."""
+    ids = [part.strip() for value in request.query.get("ids", []) for part in value.split(",") if part.strip()]
+    if not ids:
+        raise SalesforceApiError(400, "MISSING_ARGUMENT", "ids: the comma-separated ids of the records to delete")
+    _check_composite_size(len(ids))
+    return ids
+
+
+def _all_or_none_parameter(request: SandboxRequest) -> bool:
+    value = (request.query.get("allOrNone") or ["false"])[0].strip().lower()
+    if value not in ("true", "false"):
+        raise SalesforceApiError(
+            400, "INVALID_QUERY_PARAMETER_VALUE", f"allOrNone must be true or false, got {value!r}"
+        )
+    return value == "true"
 
 
 def _composite_record_type(record: Any, expected: str | None) -> str:

@@ -8,7 +8,8 @@ column, and `Salesforce` maps that to `MALFORMED_QUERY`. Field names resolve aga
 `SoqlFieldError` (`INVALID_FIELD`). Literals are checked against the field's type, so dates compare as
 dates and a quoted number is refused as Salesforce refuses it.
 
-The pipeline uses `validate_where_fragment` to check user-written filters with this same parser.
+The pipeline checks user-written filters with its own parser (`sf_stripe_pipeline/salesforce/filters.py`), so that
+a config is judged against Salesforce's language rather than against this emulator.
 """
 
 from __future__ import annotations
@@ -550,12 +551,3 @@ def parse_query(soql: str) -> Query:
     """Parse and resolve a SOQL query against the catalogue; raises SoqlError / SoqlFieldError."""
     return _Parser(soql).parse_query()
 
-
-def validate_where_fragment(fragment: str, sobject: str) -> None:
-    """Check a user-written WHERE fragment (without `WHERE`) for `sobject`; raises SoqlError if invalid."""
-    spec = _find_sobject(sobject)
-    if spec is None:
-        raise SoqlError(f"sObject type {sobject!r} is not supported")
-    parser = _Parser(fragment)
-    parser.parse_condition(spec)
-    parser.expect_end()

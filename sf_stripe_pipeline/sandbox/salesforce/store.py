@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,11 +41,25 @@ API_VERSION = "62.0"
 API_PREFIX = f"/services/data/v{API_VERSION}"
 
 DATABASE_FILE = "org.sqlite3"
+APPLICATION_ID = 0x53465342  # "SFSB"
+"""SQLite's header field for the application owning a file: marks a database as a Salesforce sandbox store."""
 SYSTEM_FIELD_NAMES = frozenset({"Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp"})
 """Fields Salesforce maintains itself; REST writes may not set them."""
 
 _FIRST_SANDBOX_SERIAL = 10 * 62**10  # ids "<prefix>0A…"; stays within SQLite INTEGER
 """Ids the sandbox issues start here, far from the small serials a generated org is likely to use."""
+
+
+class SandboxStateError(RuntimeError):
+    """The sandbox's on-disk store is damaged or is not a sandbox store; the message names the file and the fix."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(
+            f"{path}: the Salesforce sandbox's store {problem}; recover with `sf-stripe-pipeline sandbox reset` "
+            "(a fresh demo org) or `sf-stripe-pipeline sandbox load-org DIR` (an org snapshot)"
+        )
+        self.path = path
+        self.problem = problem
 
 
 class SalesforceApiError(Exception):
@@ -438,26 +454,35 @@ class SalesforceRequestRecord:
 
 
 class OrgStore:
-    """The org's tables plus the request log and counters, in one SQLite database under `root`."""
+    """The org's tables plus the request log and counters, in one SQLite database under `root`.
 
-    def __init__(self, root: str | Path):
+    Opening checks the file (SQLite's `quick_check`, tens of milliseconds for a 10,000-order org) and raises
+    `SandboxStateError` if it is damaged or not a sandbox store, rather than answering from a broken org. With
+    `discard_damaged`, a damaged store is moved aside to `org.sqlite3.damaged` and a fresh, empty one created: what
+    `sandbox reset` and `sandbox load-org` do, since they replace the whole org anyway."""
+
+    def __init__(self, root: str | Path, discard_damaged: bool = False):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.path = self.root / DATABASE_FILE
         self._lock = threading.RLock()
-        self._connection = sqlite3.connect(
-            self.root / DATABASE_FILE, isolation_level=None, check_same_thread=False, timeout=60
-        )
-        self._connection.execute("PRAGMA journal_mode=WAL")
-        self._connection.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._connection = _open_database(self.path)
+        except SandboxStateError:
+            if not discard_damaged:
+                raise
+            _move_aside(self.path)
+            self._connection = _open_database(self.path)
         with self.writing() as connection:
-            self._create_schema(connection)
+            self.create_schema(connection)
 
     def close(self) -> None:
         with self._lock:
             self._connection.close()
 
     @staticmethod
-    def _create_schema(connection: sqlite3.Connection) -> None:
+    def create_schema(connection: sqlite3.Connection) -> None:
+        """Create the tables the catalogue needs, and add columns a store from an older catalogue lacks."""
         connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         connection.execute(
             "CREATE TABLE IF NOT EXISTS request_log "
@@ -715,6 +740,77 @@ class OrgStore:
                     sobject, index, record_id if isinstance(record_id, str) else None, str(problem)
                 ) from None
         return rows
+
+
+# ---------------------------------------------------------------------------------------------- opening safely
+
+_DAMAGE_ERRORS = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+_STORE_TABLES = frozenset({"meta", "request_log"})
+
+
+def _open_database(path: Path) -> sqlite3.Connection:
+    """A connection to the store at `path`, created if missing; SandboxStateError if the file cannot be one."""
+    if not path.exists():
+        _create_database(path)
+    if path.stat().st_size == 0:  # a store is never empty: it is created whole (see _create_database)
+        raise SandboxStateError(path, "is empty (0 bytes)")
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+    try:
+        _check_database(connection, path)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.DatabaseError as problem:
+        connection.close()
+        if not getattr(problem, "sqlite_errorname", "").startswith(_DAMAGE_ERRORS):
+            raise  # e.g. a lock held too long: not damage
+        raise SandboxStateError(path, f"is damaged or not an SQLite database ({problem})") from None
+    except SandboxStateError:
+        connection.close()
+        raise
+    return connection
+
+
+def _check_database(connection: sqlite3.Connection, path: Path) -> None:
+    """Raise SandboxStateError unless `connection` is a sandbox store whose pages and records are well formed."""
+    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+    if application_id != APPLICATION_ID:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+        if application_id != 0 or not _STORE_TABLES <= tables:
+            raise SandboxStateError(path, "is an SQLite database but not a Salesforce sandbox store")
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # a store from before the marker
+    findings = [row[0] for row in connection.execute("PRAGMA quick_check(3)")]
+    if findings != ["ok"]:
+        detail = "; ".join(line for finding in findings for line in finding.splitlines() if not line.startswith("***"))
+        raise SandboxStateError(path, f"is damaged (SQLite quick_check: {detail[:300]})")
+
+
+def _create_database(path: Path) -> None:
+    """Create an empty store at `path` atomically: built aside, then linked into place unless another process
+    created one meanwhile. So a store file is never seen half-made, and an empty file always means damage."""
+    building = path.with_name(f"{path.name}.{secrets.token_hex(6)}.new")
+    connection = sqlite3.connect(building, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute("BEGIN")
+        OrgStore.create_schema(connection)
+        connection.execute("COMMIT")
+    finally:
+        connection.close()  # the last connection checkpoints the WAL into the file and removes it
+    try:
+        os.link(building, path)
+    except FileExistsError:
+        pass
+    finally:
+        building.unlink()
+
+
+def _move_aside(path: Path) -> None:
+    """Keep a damaged store (and its WAL) as `<name>.damaged`, replacing an older damaged copy."""
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            os.replace(source, path.with_name(f"{path.name}.damaged{suffix}"))
 
 
 def _fill_timestamps(sobject_table: Table, row: list[Any], now: str) -> None:
