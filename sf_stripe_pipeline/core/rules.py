@@ -3,7 +3,7 @@
 A contract is synced whole or not at all, so validation runs before anything is written: pandera schemas
 (rule `schema`), structural rules about how the contract is put together (quote present, filters, start
 date, evergreen shapes, what is not yet supported), and the data problems translation itself finds (see
-drafting.py: required mappings, quantities, billing fields, payment terms). All of them are listed, so one
+drafting/: required mappings, quantities, billing fields, payment terms). All of them are listed, so one
 fix-and-resync round clears a contract (spec §1.10).
 """
 
