@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from sf_stripe_pipeline.core.amendments import chain_origin
 from sf_stripe_pipeline.core.config import SyncConfig
 from sf_stripe_pipeline.core.contracts import Contract, amended_contract_id, quote_of
 from sf_stripe_pipeline.core.coupons import CouponLink
@@ -225,8 +226,7 @@ class _StructuralRules:
             return
         net_quantity: dict[str, float] = defaultdict(float)
         for line in self.records.lines:
-            origin = line.get("SBQQ__RevisedOrderProduct__c") or line["Id"]
-            net_quantity[origin] += line.get("Quantity") or 0
+            net_quantity[chain_origin(line)] += line.get("Quantity") or 0
         cancelled = sorted(origin for origin, quantity in net_quantity.items() if quantity <= 0)
         if cancelled and len(cancelled) < len(net_quantity):
             yield self._order_violation(

@@ -68,6 +68,11 @@ def metadata_type_name(sobject: str) -> str:
     return "oi_" + name[len("order_item_") :] if name.startswith("order_item_") else name
 
 
+def without_quantity(entry: Mapping[str, Any]) -> dict:
+    """A phase item's params less its quantity, which each phase sets from the aggregate of its contract."""
+    return {key: value for key, value in entry.items() if key != "quantity"}
+
+
 def billable_lines(org: OrgSnapshot, order: Mapping[str, Any]) -> list[dict]:
     """An order's lines in Id order, without those marked Skip_Line_Item__c (F25)."""
     lines = sorted(org.children("OrderItem", "OrderId", order["Id"]), key=lambda line: line["Id"])
@@ -470,6 +475,18 @@ class ContractDrafter:
         if candidate.interval is not None:
             used_prices.add(price_key)
         return self.phase_entry(line, price_key, candidate), candidate
+
+    def discounted_line(
+        self, order: Mapping[str, Any], line: Mapping[str, Any], term: float | None, used_prices: set[str]
+    ) -> tuple[dict, PriceCandidate] | None:
+        """What `line` returns, with the line's own coupons (F44) on the entry."""
+        drafted = self.line(order, line, term, used_prices)
+        if drafted is None:
+            return None
+        entry, candidate = drafted
+        if line_discounts := self.discounts(order, line):
+            entry = {**entry, "discounts": line_discounts}
+        return entry, candidate
 
     def phase_entry(self, line: Mapping[str, Any], price_key: str, candidate: PriceCandidate) -> dict:
         mapped = self._map("subscription_item", "OrderItem", line)

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sf_stripe_pipeline.core.amendments import Aggregate, Slot
+from sf_stripe_pipeline.core.amendments import Aggregate, Slot, chain_origin
 from sf_stripe_pipeline.core.desired import ref
-from sf_stripe_pipeline.core.drafting.drafter import PAYMENT_TERM_PATHS, ContractDrafter
+from sf_stripe_pipeline.core.drafting.drafter import PAYMENT_TERM_PATHS, ContractDrafter, without_quantity
 from sf_stripe_pipeline.core.drafting.schedule import SCHEDULE_CANCEL
 from sf_stripe_pipeline.core.mapping import MappedFields
 from sf_stripe_pipeline.core.money import midnight_timestamp
@@ -95,15 +95,12 @@ class EvergreenDrafter(ContractDrafter):
     def evergreen_item(
         self, order: Mapping[str, Any], line: Mapping[str, Any], aggregate: Aggregate, used_prices: set[str]
     ) -> None:
-        drafted = self.line(order, line, None, used_prices)  # evergreen prices are per period already
+        drafted = self.discounted_line(order, line, None, used_prices)  # evergreen prices are per period already
         if drafted is None:
             return
         entry, candidate = drafted
-        if line_discounts := self.discounts(order, line):
-            entry = {**entry, "discounts": line_discounts}
-        origin = line.get("SBQQ__RevisedOrderProduct__c") or line["Id"]
-        item = {key: value for key, value in entry.items() if key != "quantity"}
-        aggregate.open(Slot(line["Id"], origin, max(line.get("Quantity") or 0, 0), item, candidate.metered))
+        quantity = max(line.get("Quantity") or 0, 0)
+        aggregate.open(Slot(line["Id"], chain_origin(line), quantity, without_quantity(entry), candidate.metered))
 
     def evergreen_amendment(
         self, amendment: Mapping[str, Any], aggregate: Aggregate, used_prices: set[str], linked: str

@@ -21,9 +21,11 @@ from sf_stripe_pipeline.core.amendments import (
     NOT_SKIPPED_MESSAGE,
     OVER_TERMINATION_MESSAGE,
     PhaseDraft,
+    chain_origin,
     whole_months_between,
 )
 from sf_stripe_pipeline.core.contracts import amended_contract_id
+from sf_stripe_pipeline.core.drafting.drafter import without_quantity
 from sf_stripe_pipeline.core.drafting.schedule import ScheduleDrafter
 from sf_stripe_pipeline.core.money import add_months
 
@@ -198,7 +200,7 @@ class MdqDrafter(ScheduleDrafter):
             if begins >= ends:
                 continue  # a segment that ended before this amendment stays as it was
             quantity = line.get("Quantity") or 0
-            origin = line.get("SBQQ__RevisedOrderProduct__c") or line["Id"]
+            origin = chain_origin(line)
             if not float(quantity).is_integer():
                 self.decimal_quantity(line, quantity)
             elif origin in ramp.items:
@@ -225,18 +227,16 @@ class MdqDrafter(ScheduleDrafter):
         in_its_phases = ramp.used[segment.index] if segment else set().union(*ramp.used.values())
         taken = in_its_phases | ramp.unsegmented_prices
         before = set(taken)
-        drafted = self.line(order, line, months, taken)
+        drafted = self.discounted_line(order, line, months, taken)
         (ramp.used[segment.index] if segment else ramp.unsegmented_prices).update(taken - before)
         if drafted is None:
             return
         entry, candidate = drafted
-        if line_discounts := self.discounts(order, line):
-            entry = {**entry, "discounts": line_discounts}
         if candidate.interval is None:
             ramp.invoice_items[order_start].append(entry)
             return
         ramp.intervals.setdefault(candidate.interval, []).append(line["Id"])
-        item = {key: value for key, value in entry.items() if key != "quantity"}
+        item = without_quantity(entry)
         if segment:
             item["metadata"] = {**item.get("metadata", {}), "salesforce_segment_key": line["SBQQ__SegmentKey__c"]}
         ramp.items[line["Id"]] = (item, candidate.metered)

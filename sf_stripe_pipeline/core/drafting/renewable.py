@@ -15,8 +15,15 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sf_stripe_pipeline.core.amendments import Aggregate, PhaseDraft, Slot, proration_months, same_day_of_month
-from sf_stripe_pipeline.core.drafting.drafter import PriceCandidate
+from sf_stripe_pipeline.core.amendments import (
+    Aggregate,
+    PhaseDraft,
+    Slot,
+    chain_origin,
+    proration_months,
+    same_day_of_month,
+)
+from sf_stripe_pipeline.core.drafting.drafter import PriceCandidate, without_quantity
 from sf_stripe_pipeline.core.drafting.schedule import ScheduleDrafter
 from sf_stripe_pipeline.core.money import add_months, midnight_timestamp
 
@@ -106,20 +113,17 @@ class RenewableDrafter(ScheduleDrafter):
             if quantity < 0 and not is_initial:
                 self.net_line(line, quantity, timeline.aggregate)
                 continue
-            drafted = self.line(order, line, term, timeline.used_prices)
+            drafted = self.discounted_line(order, line, term, timeline.used_prices)
             if drafted is None:
                 continue
             entry, candidate = drafted
-            if line_discounts := self.discounts(order, line):
-                entry = {**entry, "discounts": line_discounts}
             if candidate.interval is None:
                 invoice_items.append(entry)
                 continue
             recurring.append(line["Id"])
             timeline.intervals.setdefault(candidate.interval, []).append(line["Id"])
-            origin = line.get("SBQQ__RevisedOrderProduct__c") or line["Id"]
-            item = {key: value for key, value in entry.items() if key != "quantity"}
-            timeline.aggregate.open(Slot(line["Id"], origin, max(quantity, 0), item, candidate.metered))
+            slot = Slot(line["Id"], chain_origin(line), max(quantity, 0), without_quantity(entry), candidate.metered)
+            timeline.aggregate.open(slot)
             timeline.candidates[line["Id"]] = candidate
             if not is_initial and order_start is not None and timeline.end is not None:
                 invoice_items += self.proration_items(line, candidate, entry, term, order_start, partial_month)
