@@ -143,8 +143,7 @@ class MdqDrafter(ScheduleDrafter):
         days = [*(segment.start for segment in ramp.segments), *(c.start for c in ramp.changes), *ramp.invoice_items]
         drafted = [self.mdq_phase(day, ramp, orders) for day in breakpoints(start, end, days)]
         phases, terminated = self.lay_out(drafted, end)
-        refreshed = [self._map("subscription_schedule", "Order", order).values for order in amendments]
-        self.schedule(initial, schedule_mapped, refreshed, start, phases, terminated)
+        self.schedule(initial, schedule_mapped, amendments, start, phases, terminated)
 
     def mdq_segments(self, initial: Mapping[str, Any], end: date) -> list[Segment]:
         """The initial order's segments by SBQQ__SegmentIndex__c; the last one runs to the contract end."""

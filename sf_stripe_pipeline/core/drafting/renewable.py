@@ -70,8 +70,7 @@ class RenewableDrafter(ScheduleDrafter):
         if leftover:
             boundary = add_months(start, int(term or 0) - leftover)  # from the start: month ends stay right
             phases = self.backend_proration(phases, timeline, boundary, leftover)
-        refreshed = [self._map("subscription_schedule", "Order", order).values for order in amendments]
-        self.schedule(initial, schedule_mapped, refreshed, start, phases, terminated)
+        self.schedule(initial, schedule_mapped, amendments, start, phases, terminated)
 
     def order_phase(self, order: Mapping[str, Any], timeline: Timeline, initial_term: float | None) -> PhaseDraft | None:
         """The phase an order opens: the aggregate after its lines, its one-time lines, and its phase fields.

@@ -102,14 +102,16 @@ class ScheduleDrafter(ContractDrafter):
         self,
         order: Mapping[str, Any],
         mapped: MappedFields,
-        refreshed: list[Mapping[str, Any]],
+        amendments: list[Mapping[str, Any]],
         start: date,
         phases: list[dict],
         terminated: bool,
     ) -> None:
+        """The schedule of `order` (the initial order, mapped as `mapped`), with the laid out `phases`."""
         values = {path: value for path, value in mapped.values.items() if path != "start_date"}
-        for amendment_values in refreshed:  # F38: only these follow the latest amendment
-            values.update({path: v for path, v in amendment_values.items() if path in REFRESHED_SCHEDULE_PATHS})
+        for amendment in amendments:  # F38: only these follow the latest amendment
+            refreshed = self._map("subscription_schedule", "Order", amendment).values
+            values.update({path: v for path, v in refreshed.items() if path in REFRESHED_SCHEDULE_PATHS})
         params = {"end_behavior": "cancel", **self._build(values, "Order", order)}
         settings = params.get("default_settings", {})
         if settings.get("collection_method") == "send_invoice" and "days_until_due" not in settings.get(
