@@ -31,6 +31,11 @@ OVER_TERMINATION_MESSAGE = (
 )
 
 
+def chain_origin(line: Mapping[str, Any]) -> str:
+    """The original line of `line`'s revision chain: its SBQQ__RevisedOrderProduct__c, or itself if it revises none."""
+    return line.get("SBQQ__RevisedOrderProduct__c") or line["Id"]
+
+
 @dataclass
 class Slot:
     """One phase item as it carries across phases: the line that opened it and what is left of it."""

@@ -35,10 +35,21 @@ def refs_in(value: Any) -> Iterator[str]:
             yield from refs_in(child)
 
 
+STRIPE_DEPENDENCY_TIERS: tuple[tuple[str, ...], ...] = (
+    ("customer", "product", "coupon"),
+    ("price",),  # a price needs its product
+    ("subscription_schedule", "subscription", "invoice_item"),  # need their customer, prices and coupons
+    ("invoice",),  # sweeps in the pending invoice items created before it
+)
+"""The Stripe objects the sync writes, in tiers: each tier's objects only need objects of earlier tiers."""
+STRIPE_OBJECT_ORDER = tuple(stripe_object for tier in STRIPE_DEPENDENCY_TIERS for stripe_object in tier)
+STRIPE_OBJECT_TIER = {stripe_object: n for n, tier in enumerate(STRIPE_DEPENDENCY_TIERS) for stripe_object in tier}
+
+
 @dataclass(frozen=True)
 class DesiredObject:
     stripe_object: str
-    """"customer" | "product" | "price" | "subscription_schedule" (later "subscription", "coupon", "invoice")."""
+    """One of STRIPE_OBJECT_ORDER."""
     key: str
     """Stable identity: the Salesforce Id it comes from (Account / Product2 / PricebookEntry / OrderItem for
     line prices / initial Order for schedules)."""

@@ -149,6 +149,8 @@ class DataMapper:
         return MappedFields(values, tuple(empty), tuple(missing), frozenset(user))
 
 
+BILLING_FREQUENCY_MONTHS = {"Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12}
+"""CPQ's SBQQ__BillingFrequency__c picklist -> the months of one billing period (a price's interval_count)."""
 _NET_TERMS = re.compile(r"^\s*net[\s-]+(15|30|45|60|90)\s*$", re.IGNORECASE)
 
 

@@ -149,6 +149,15 @@ class SalesforcePath:
         return current.get(self.field)
 
 
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def snake_case(name: str) -> str:
+    """A CamelCase Salesforce name in snake case: `PricebookEntry` -> `pricebook_entry`. Prefixes and suffixes
+    (`SBQQ__`, `__c`) are the caller's to strip first."""
+    return _WORD_BOUNDARY.sub("_", name).lower()
+
+
 def _lookup_field_name(sobject: str, segment: str) -> str:
     # Spec §1.3: a non-final segment not ending in `__c`/`Id` gets `Id` appended; relationship names also work.
     spec = SOBJECTS[sobject]

@@ -19,21 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sf_stripe_pipeline.core.config import SyncConfig
-from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, is_ref
+from sf_stripe_pipeline.core.desired import (
+    REF_KEY,
+    STRIPE_DEPENDENCY_TIERS,
+    STRIPE_OBJECT_TIER,
+    DesiredObject,
+    is_ref,
+)
 from sf_stripe_pipeline.core.money import normalize_decimal_string
 
 CREATE, UPDATE, ARCHIVE, CANCEL, FINALIZE = "create", "update", "archive", "cancel", "finalize"
-_TIERS = {
-    "customer": 0,
-    "product": 0,
-    "coupon": 0,
-    "price": 1,
-    "subscription_schedule": 2,
-    "subscription": 2,
-    "invoice_item": 2,
-    "invoice": 3,  # sweeps in the pending invoice items created before it
-}
-_ARCHIVE_TIER = 4  # archive prices only once the schedules using their replacements are saved
+_ARCHIVE_TIER = len(STRIPE_DEPENDENCY_TIERS)  # archive prices once the schedules using their replacements are saved
 AUTO_ARCHIVE_KEY = "salesforce_auto_archive"
 PRICE_BILLING_FIELDS = ("product", "currency", "unit_amount_decimal", "recurring", "tax_behavior", "billing_scheme")
 PRICE_UPDATABLE_FIELDS = ("metadata", "nickname", "lookup_key")
@@ -171,7 +167,7 @@ class _Planner:
         config: SyncConfig | None,
         now: int | None,
     ):
-        self.desired = sorted(desired, key=lambda d: (_TIERS[d.stripe_object], d.key))
+        self.desired = sorted(desired, key=lambda d: (STRIPE_OBJECT_TIER[d.stripe_object], d.key))
         self.actual = actual
         self.now = now
         self.update_customers = config.update_customers if config else True
@@ -187,7 +183,7 @@ class _Planner:
             if current is None:
                 self.emit(desired, CREATE, None, desired.params)
                 if desired.stripe_object == "invoice":
-                    self.emit(desired, FINALIZE, None, {}, tier=_TIERS["invoice"])
+                    self.emit(desired, FINALIZE, None, {}, tier=STRIPE_OBJECT_TIER["invoice"])
                 if desired.end_now is not None and self._still_running(desired):
                     # created only to be cancelled at once (its history is kept); one already over ends by itself
                     self.emit(desired, CANCEL, None, desired.end_now, tier=_ARCHIVE_TIER)
@@ -222,7 +218,7 @@ class _Planner:
             self.resolved.pop(desired.address, None)  # refs to it now point at an object not yet made
         self.rows.append(
             (
-                _TIERS[desired.stripe_object] if tier is None else tier,
+                STRIPE_OBJECT_TIER[desired.stripe_object] if tier is None else tier,
                 desired,
                 operation,
                 stripe_id,

@@ -3,7 +3,7 @@
 A contract is synced whole or not at all, so validation runs before anything is written: pandera schemas
 (rule `schema`), structural rules about how the contract is put together (quote present, filters, start
 date, evergreen shapes, what is not yet supported), and the data problems translation itself finds (see
-drafting.py: required mappings, quantities, billing fields, payment terms). All of them are listed, so one
+drafting/: required mappings, quantities, billing fields, payment terms). All of them are listed, so one
 fix-and-resync round clears a contract (spec §1.10).
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from sf_stripe_pipeline.core.amendments import chain_origin
 from sf_stripe_pipeline.core.config import SyncConfig
 from sf_stripe_pipeline.core.contracts import Contract, amended_contract_id, quote_of
 from sf_stripe_pipeline.core.coupons import CouponLink
@@ -225,8 +226,7 @@ class _StructuralRules:
             return
         net_quantity: dict[str, float] = defaultdict(float)
         for line in self.records.lines:
-            origin = line.get("SBQQ__RevisedOrderProduct__c") or line["Id"]
-            net_quantity[origin] += line.get("Quantity") or 0
+            net_quantity[chain_origin(line)] += line.get("Quantity") or 0
         cancelled = sorted(origin for origin, quantity in net_quantity.items() if quantity <= 0)
         if cancelled and len(cancelled) < len(net_quantity):
             yield self._order_violation(

@@ -1,6 +1,6 @@
 """Desired Stripe state: what Stripe should hold for the valid contracts in scope (F13, F15-F18, F20, F22, F45, F10).
 
-Each valid contract's objects come from drafting.py; here they are merged across contracts, so one account
+Each valid contract's objects come from drafting/; here they are merged across contracts, so one account
 is one customer, one Product2 one product and one PricebookEntry one price however many orders use them
 (F17: price book prices are reused, order-line prices are per line). Contracts with any violation contribute
 nothing: a contract is synced whole or not at all.
@@ -14,24 +14,11 @@ from datetime import date
 
 from sf_stripe_pipeline.core.config import SyncConfig
 from sf_stripe_pipeline.core.contracts import Contract
-from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, ref
+from sf_stripe_pipeline.core.desired import REF_KEY, STRIPE_OBJECT_ORDER, DesiredObject, ref
 from sf_stripe_pipeline.core.org import OrgSnapshot
 from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts
 
 __all__ = ["REF_KEY", "STRIPE_OBJECT_ORDER", "DesiredObject", "desired_state", "ref"]
-
-STRIPE_OBJECT_ORDER = (
-    "customer",
-    "product",
-    "coupon",
-    "price",
-    "subscription_schedule",
-    "subscription",
-    "invoice_item",
-    "invoice",
-)
-"""Dependency order: a schedule needs its customer and prices, a price its product."""
-
 
 def desired_state(
     contracts: Iterable[Contract],

@@ -37,6 +37,8 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sf_stripe_pipeline import clock
+from sf_stripe_pipeline.core.mapping import BILLING_FREQUENCY_MONTHS as FREQUENCY_MONTHS
+from sf_stripe_pipeline.core.money import add_months
 from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
 from sf_stripe_pipeline.salesforce.catalogue import BOOLEAN, SOBJECTS
 
@@ -52,7 +54,6 @@ Org = dict[str, list[Record]]
 DEFAULT_ORDERS = 100
 DEFAULT_SEED = 7
 CORPORATE_CURRENCY = "USD"
-FREQUENCY_MONTHS = {"Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12}
 
 
 class DemoCase(StrEnum):
@@ -181,15 +182,6 @@ _LONG_DESCRIPTION = (
     "writing by the finance director before it takes effect."
 )
 _LONG_PHONE = "+1 (415) 555-0142 ext. 4471"
-
-
-def add_months(day: date, months: int) -> date:
-    """`day` moved by whole months, clamped to the month's last day (Jan 31 + 1 month = Feb 28/29)."""
-    month_index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(month_index, 12)
-    month += 1
-    next_month_first = date(year + month // 12, month % 12 + 1, 1)
-    return date(year, month, min(day.day, (next_month_first - timedelta(days=1)).day))
 
 
 def _first_of_next_month(day: date) -> date:

@@ -10,11 +10,11 @@ import pytest
 
 from sf_stripe_pipeline import home
 from sf_stripe_pipeline.runner import run_sync
-from sf_stripe_pipeline.sandbox.demo_org import DemoCase, add_months
+from sf_stripe_pipeline.core.mapping import BILLING_FREQUENCY_MONTHS
+from sf_stripe_pipeline.core.money import add_months
+from sf_stripe_pipeline.sandbox.demo_org import DemoCase
 
 from .conftest import SyncedOrg
-
-FREQUENCY_MONTHS = {"Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12}
 
 
 def _by_id(synced: SyncedOrg, sobject: str) -> dict[str, dict]:
@@ -72,8 +72,8 @@ def test_new_contracts_become_the_expected_customers_products_prices_and_schedul
             item, price = items_by_product[product_id]
             assert price.currency == (order["CurrencyIsoCode"] or "USD").lower()
             assert price.recurring.interval == "month"
-            assert price.recurring.interval_count == FREQUENCY_MONTHS[line["SBQQ__BillingFrequency__c"]]
-            periods = term / FREQUENCY_MONTHS[line["SBQQ__BillingFrequency__c"]]
+            assert price.recurring.interval_count == BILLING_FREQUENCY_MONTHS[line["SBQQ__BillingFrequency__c"]]
+            periods = term / BILLING_FREQUENCY_MONTHS[line["SBQQ__BillingFrequency__c"]]
             # OrderItem.UnitPrice is the whole-term price (spec F18); Stripe bills per period, in minor units.
             expected_cents = round(line["UnitPrice"] * 100 / periods, 6)
             if products[line["Product2Id"]]["SBQQ__BillingType__c"] == "Arrears":

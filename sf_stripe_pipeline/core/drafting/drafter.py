@@ -1,0 +1,595 @@
+"""The shared drafter: what every kind of contract needs, whatever Stripe object bills it.
+
+One pass both builds the objects and records what would make Stripe reject them or bill wrongly; validation
+reports the problems and translation keeps the objects of contracts that have none, so a rule never disagrees
+with the code that depends on it. This module holds the parts every contract kind uses: problem collection and
+the data mapper (F11), the customer (F13) and products (F15), coupons (F43, F44), prices (F16-F18, F20) with the
+choice between the price book's price and a per-line price (F17, F21), the phase or invoice entry of a line,
+one-time proration prices (F28, F32) and amendment netting (F30). The subclasses, one per contract kind, lay
+these out as schedules, subscriptions or invoices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sf_stripe_pipeline.core.amendments import Aggregate
+from sf_stripe_pipeline.core.config import SyncConfig
+from sf_stripe_pipeline.core.contracts import Contract, quote_of
+from sf_stripe_pipeline.core.coupons import (
+    QUOTE_COUPON,
+    SNAPSHOT,
+    SNAPSHOT_LINK_REF,
+    SNAPSHOT_REF,
+    CouponLink,
+    CouponUse,
+    coupons_of,
+    snapshot_of,
+    version_key,
+)
+from sf_stripe_pipeline.core.desired import DesiredObject, ref, refs_in
+from sf_stripe_pipeline.core.mapping import (
+    BILLING_FREQUENCY_MONTHS,
+    DataMapper,
+    MappedFields,
+    ParamProblem,
+    build_params,
+)
+from sf_stripe_pipeline.core.money import format_decimal, minor_units, to_decimal
+from sf_stripe_pipeline.core.org import OrgSnapshot
+from sf_stripe_pipeline.core.paths import TERM_PSEUDO_PATH, snake_case
+from sf_stripe_pipeline.core.violations import Violation
+
+METADATA_PREFIX = "salesforce_"
+USAGE_TYPES = {
+    None: "licensed",
+    "Advance": "licensed",
+    "Arrears": "metered",
+    "licensed": "licensed",
+    "metered": "metered",
+}
+DESCRIPTION_LIMIT = 350
+SHIPPING_PHONE_LIMIT = 20
+PRORATE_MULTIPLIER_TOLERANCE = 1e-10
+PAYMENT_TERM_PATHS = frozenset(
+    {"default_settings.collection_method", "default_settings.invoice_settings.days_until_due"}
+)
+"""The schedule target's payment terms, which evergreen subscriptions (F39) and one-time invoices (F26) take."""
+
+
+def metadata_type_name(sobject: str) -> str:
+    """Spec §1.12: `PricebookEntry` -> `pricebook_entry`, `SBQQ__Quote__c` -> `quote`, `OrderItemX` -> `oi_x`."""
+    name = snake_case(sobject.removeprefix("SBQQ__").removesuffix("__c"))
+    return "oi_" + name[len("order_item_") :] if name.startswith("order_item_") else name
+
+
+def without_quantity(entry: Mapping[str, Any]) -> dict:
+    """A phase item's params less its quantity, which each phase sets from the aggregate of its contract."""
+    return {key: value for key, value in entry.items() if key != "quantity"}
+
+
+def billable_lines(org: OrgSnapshot, order: Mapping[str, Any]) -> list[dict]:
+    """An order's lines in Id order, without those marked Skip_Line_Item__c (F25)."""
+    lines = sorted(org.children("OrderItem", "OrderId", order["Id"]), key=lambda line: line["Id"])
+    return [line for line in lines if not line.get("Skip_Line_Item__c")]
+
+
+@dataclass(frozen=True)
+class TranslationContext:
+    org: OrgSnapshot
+    config: SyncConfig
+    mapper: DataMapper
+    today: date
+    instance_url: str
+
+    def back_references(self, sobject: str, sf_id: str) -> dict[str, str]:
+        """F10: `salesforce_<type>_id` and `_link` on every object the sync creates."""
+        name = METADATA_PREFIX + metadata_type_name(sobject)
+        return {f"{name}_id": sf_id, f"{name}_link": f"{self.instance_url.rstrip('/')}/{sf_id}"}
+
+
+@dataclass
+class ContractDraft:
+    objects: list[DesiredObject] = field(default_factory=list)
+    problems: list[Violation] = field(default_factory=list)
+    coupon_links: list[CouponLink] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PriceCandidate:
+    """Create params for one price, from a PricebookEntry or an OrderItem, with what is wrong with them."""
+
+    params: dict
+    cleared: tuple[str, ...]
+    problems: tuple[Violation, ...]
+
+    @property
+    def billing_terms(self) -> tuple:
+        """F17's equivalence: the fields that decide what a customer is billed (metadata ignored)."""
+        recurring = self.params.get("recurring") or {}
+        return (
+            repr(self.params.get("product")),
+            self.params.get("currency"),
+            self.params.get("unit_amount_decimal"),
+            self.params.get("tax_behavior"),
+            self.params.get("billing_scheme", "per_unit"),
+            tuple(recurring.get(key) for key in ("interval", "interval_count", "usage_type")),
+        )
+
+    @property
+    def interval(self) -> tuple[str, int] | None:
+        recurring = self.params.get("recurring")
+        return (recurring["interval"], recurring["interval_count"]) if recurring else None
+
+    @property
+    def metered(self) -> bool:
+        return (self.params.get("recurring") or {}).get("usage_type") == "metered"
+
+
+def _currency(*records: Mapping[str, Any] | None, default: str) -> str:
+    for record in records:
+        if record and record.get("CurrencyIsoCode"):
+            return str(record["CurrencyIsoCode"]).lower()
+    return default.lower()
+
+
+def _has_address(address: Mapping[str, Any] | None) -> bool:
+    return bool(address) and any(address.values())  # type: ignore[union-attr]
+
+
+class ContractDrafter:
+    """Drafts one contract; every method appends to `draft` rather than raising, so all problems are found.
+    A subclass per contract kind implements `draft_orders`."""
+
+    def __init__(self, context: TranslationContext, contract: Contract):
+        self.context = context
+        self.org = context.org
+        self.contract = contract
+        self.draft = ContractDraft()
+
+    def draft_orders(self, initial: Mapping[str, Any], amendments: list[Mapping[str, Any]]) -> None:
+        """Draft the contract's objects from its initial order and its activated amendments, in order."""
+        raise NotImplementedError
+
+    # -- bookkeeping -------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _collecting(self) -> Iterator[list[Violation]]:
+        """Route problems into a separate list, for drafts that may be discarded."""
+        outer, self.draft.problems = self.draft.problems, []
+        try:
+            yield self.draft.problems
+        finally:
+            self.draft.problems = outer
+
+    def problem(self, rule: str, sobject: str, sf_id: str, detail: str) -> None:
+        self.draft.problems.append(Violation.on(rule, sobject, sf_id, detail))
+
+    def _param_problems(self, problems: list[ParamProblem], sobject: str, sf_id: str) -> list[Violation]:
+        return [Violation.on(p.rule, sobject, sf_id, p.message) for p in problems]
+
+    def _map(self, target: str, sobject: str, record: Mapping[str, Any]) -> MappedFields:
+        mapped = self.context.mapper.map(target, record, self.org)
+        if mapped.missing_required:
+            self.problem(
+                "required_mappings",
+                sobject,
+                record["Id"],
+                "The following required fields are missing: " + ", ".join(mapped.missing_required),
+            )
+        return mapped
+
+    def _build(self, mapped_values: Mapping[str, Any], sobject: str, record: Mapping[str, Any]) -> dict:
+        params, problems = build_params(mapped_values, self.context.back_references(sobject, record["Id"]))
+        self.draft.problems.extend(self._param_problems(problems, sobject, record["Id"]))
+        return params
+
+    def add(
+        self,
+        stripe_object: str,
+        sobject: str,
+        record: Mapping[str, Any],
+        params: dict,
+        cleared: Iterable[str] = (),
+        *,
+        key: str | None = None,
+        end_now: dict | None = None,
+        linked_stripe_id: str | None = None,
+    ) -> str:
+        """Add a desired object; `key` defaults to the record's Id (derived objects such as proration prices have
+        their own, and no Stripe_ID__c of their own)."""
+        key = key or record["Id"]
+        depends_on = tuple(sorted(set(refs_in(params))))
+        self.draft.objects.append(
+            DesiredObject(
+                stripe_object=stripe_object,
+                key=key,
+                sf_object=sobject,
+                sf_id=record["Id"],
+                params=params,
+                linked_stripe_id=linked_stripe_id or (record.get("Stripe_ID__c") if key == record["Id"] else None),
+                contract_keys=(self.contract.key,),
+                depends_on=depends_on,
+                cleared_paths=tuple(cleared),
+                end_now=end_now,
+            )
+        )
+        return key
+
+    # -- customers and products (F13, F15) ---------------------------------------------------------------------
+
+    def customer(self, account: Mapping[str, Any]) -> None:
+        mapped = self._map("customer", "Account", account)
+        params = self._build(mapped.values, "Account", account)
+        cleared = list(mapped.empty_paths)
+        if "description" in params:
+            params["description"] = str(params["description"])[:DESCRIPTION_LIMIT]
+        shipping = params.get("shipping")
+        if shipping is not None:
+            if "phone" in shipping:
+                shipping["phone"] = str(shipping["phone"])[:SHIPPING_PHONE_LIMIT]
+            if not _has_address(shipping.get("address")):
+                del params["shipping"]
+                cleared = [path for path in cleared if not path.startswith("shipping.")] + ["shipping"]
+        self.add("customer", "Account", account, params, cleared)
+
+    def product(self, product: Mapping[str, Any]) -> None:
+        mapped = self._map("product", "Product2", product)
+        self.add("product", "Product2", product, self._build(mapped.values, "Product2", product), mapped.empty_paths)
+
+    # -- coupons (F43, F44) -----------------------------------------------------------------------------------
+
+    def discounts(self, order: Mapping[str, Any], line: Mapping[str, Any] | None = None) -> list[dict]:
+        """`discounts` for a phase or subscription (order coupons) or an item (line coupons)."""
+        found = coupons_of(self.org, order, line)
+        record_object, record = ("Order", order) if line is None else ("OrderItem", line)
+        if found.problem:
+            self.problem("coupon_associations", record_object, record["Id"], found.problem)
+        currency = _currency(order, default=self.context.config.default_currency)
+        return [{"coupon": ref("coupon", key)} for use in found.uses if (key := self.coupon(use, currency))]
+
+    def coupon_params(self, snapshot: Mapping[str, Any], currency: str, sobject: str, sf_id: str) -> dict:
+        mapped = self.context.mapper.map("coupon", snapshot, self.org)
+        values = dict(mapped.values)
+        amount, percent = values.pop("amount_off", None), values.pop("percent_off", None)
+        months, redemptions = values.pop("duration_in_months", None), values.pop("max_redemptions", None)
+        params = self._build(values, sobject, {"Id": sf_id})
+        params.setdefault("duration", "once")
+        if (amount is None) == (percent is None):
+            self.problem("coupon_terms", sobject, sf_id, "exactly one of Amount_Off__c and Percent_Off__c must be set")
+        elif percent is not None:
+            if not 0 < percent <= 100:
+                self.problem("coupon_terms", sobject, sf_id, f"Percent_Off__c {percent:g} must be above 0 and at most 100")
+            params["percent_off"] = percent
+        else:
+            currency = str(snapshot.get("CurrencyIsoCode") or currency).lower()
+            params.update(amount_off=int(minor_units(amount, currency)), currency=currency)
+        if params["duration"] == "repeating":
+            if months is None:
+                self.problem("coupon_terms", sobject, sf_id, "a repeating coupon needs Duration_In_Months__c")
+            else:
+                params["duration_in_months"] = int(months)
+        if redemptions is not None:
+            params["max_redemptions"] = int(redemptions)
+        return params
+
+    def coupon(self, use: CouponUse, currency: str) -> str | None:
+        """The Stripe coupon for one use: one per Salesforce coupon version, reused while its terms are equal."""
+        quote_coupon = use.quote_coupon
+        if quote_coupon is None:
+            self.problem(
+                "coupon_source",
+                SNAPSHOT,
+                use.snapshot.get("Id") or "",
+                f"its Quote_Stripe_Coupon_Id__c {use.snapshot.get('Quote_Stripe_Coupon_Id__c')!r} names no coupon",
+            )
+            return None
+        record = {"Id": quote_coupon["Id"]}
+        params = self.coupon_params(use.snapshot, currency, QUOTE_COUPON, quote_coupon["Id"])
+        key = version_key(quote_coupon["Id"], params)
+        with self._collecting():  # the coupon's current terms only tell whether it is still this version
+            current = self.coupon_params(snapshot_of(quote_coupon, "Order__c", ""), currency, QUOTE_COUPON, "")
+        current_version = version_key(quote_coupon["Id"], current) == key
+        # F10: the coupon points at the order coupon it was made from; a snapshot made in this run gets its Id
+        # when the shell creates it, just before the Stripe writes.
+        if use.exists:
+            params["metadata"].update(self.context.back_references(SNAPSHOT, use.snapshot["Id"]))
+        else:
+            name = METADATA_PREFIX + metadata_type_name(SNAPSHOT)
+            params["metadata"].update(
+                {f"{name}_id": ref(SNAPSHOT_REF, use.snapshot_key), f"{name}_link": ref(SNAPSHOT_LINK_REF, use.snapshot_key)}
+            )
+        # Reused only while its terms are equal: the planner makes a new coupon when the linked one differs.
+        linked = use.snapshot.get("Stripe_ID__c") or quote_coupon.get("Stripe_ID__c")
+        address = self.add("coupon", QUOTE_COUPON, record, params, key=key, linked_stripe_id=linked)
+        self.draft.coupon_links.append(CouponLink(use, f"coupon:{address}", current_version))
+        return key
+
+    # -- prices (F16-F18, F20) ---------------------------------------------------------------------------------
+
+    def price_candidate(
+        self,
+        target: str,
+        sobject: str,
+        record: Mapping[str, Any],
+        *,
+        product_id: str,
+        recurring: bool,
+        currency: str,
+        term_months: float | None = None,
+    ) -> PriceCandidate:
+        """F16-F18: the price this record describes. Order lines carry the whole-term unit price, so licensed
+        recurring lines are divided by the number of billing periods in the term, unless a custom price field is
+        mapped (then it is taken as the per-period amount)."""
+        with self._collecting() as problems:
+            mapped = self._map(target, sobject, record)
+            values = dict(mapped.values)
+            amount = values.pop("unit_amount_decimal", None)
+            frequency = values.pop("recurring.interval_count", None)
+            billing_type = values.pop("recurring.usage_type", None)
+            params = self._build(values, sobject, record)
+            mapped_recurring = params.pop("recurring", {})
+            if recurring:
+                params["recurring"] = {
+                    "interval": "month",
+                    **mapped_recurring,
+                    "interval_count": self._interval_months(frequency, sobject, record["Id"]),
+                    "usage_type": self._usage_type(billing_type, sobject, record["Id"]),
+                }
+            elif billing_type == "Arrears":
+                self.problem(
+                    "billing_type_supported",
+                    sobject,
+                    record["Id"],
+                    "billing type Arrears (metered) needs a recurring product "
+                    "(set SBQQ__SubscriptionPricing__c) or billing type Advance",
+                )
+            params.update(product=ref("product", product_id), currency=currency)
+            if amount is not None:
+                whole_term = (  # F18: licensed recurring lines priced for the whole term, no custom price field
+                    recurring
+                    and term_months
+                    and params["recurring"]["usage_type"] == "licensed"
+                    and "unit_amount_decimal" not in mapped.user_paths
+                )
+                periods = term_months / params["recurring"]["interval_count"] if whole_term else None
+                params["unit_amount_decimal"] = self._unit_amount(record, sobject, amount, currency, periods)
+        return PriceCandidate(params, tuple(mapped.empty_paths), tuple(problems))
+
+    def _unit_amount(
+        self, record: Mapping[str, Any], sobject: str, amount: Any, currency: str, periods: float | None
+    ) -> str:
+        unit_amount = minor_units(amount, currency)
+        if periods is not None:
+            unit_amount /= Decimal(repr(float(periods)))
+            self._check_prorate_multiplier(record, periods)
+        if unit_amount < 0:
+            self.problem(
+                "negative_amount",
+                sobject,
+                record["Id"],
+                f"negative unit price {amount}; Stripe prices cannot be negative",
+            )
+        return format_decimal(unit_amount)
+
+    def _interval_months(self, frequency: Any, sobject: str, sf_id: str) -> int:
+        if frequency is None:
+            return 1  # the connector's documented fallback for a blank billing frequency
+        if isinstance(frequency, int | float) and float(frequency).is_integer() and frequency > 0:
+            return int(frequency)
+        if frequency in BILLING_FREQUENCY_MONTHS:
+            return BILLING_FREQUENCY_MONTHS[frequency]
+        self.problem(
+            "billing_frequency_supported",
+            sobject,
+            sf_id,
+            f"billing frequency {frequency!r} isn't supported; use Monthly, Quarterly, Semiannual or Annual",
+        )
+        return 1
+
+    def _usage_type(self, billing_type: Any, sobject: str, sf_id: str) -> str:
+        if billing_type in USAGE_TYPES:
+            return USAGE_TYPES[billing_type]
+        self.problem(
+            "billing_type_supported",
+            sobject,
+            sf_id,
+            f"billing type {billing_type!r} isn't a supported CPQ Product Billing Type option (Advance or Arrears)",
+        )
+        return "licensed"
+
+    def _check_prorate_multiplier(self, line: Mapping[str, Any], expected: float) -> None:
+        recorded = line.get("SBQQ__ProrateMultiplier__c")
+        if (
+            self.context.config.prorate_precision == "month_and_day"
+            and recorded is not None
+            and abs(recorded - expected) > PRORATE_MULTIPLIER_TOLERANCE
+        ):
+            self.problem(
+                "prorate_multiplier",
+                "OrderItem",
+                line["Id"],
+                f"calculated price multiplier {expected:g} (term / billing months) differs "
+                f"from CPQ's SBQQ__ProrateMultiplier__c {recorded:g}; check CPQ's prorate precision setting",
+            )
+
+    # -- order lines: their price and phase entry (F16-F21, F25) -----------------------------------------------
+
+    def line(
+        self, order: Mapping[str, Any], line: Mapping[str, Any], term: float | None, used_prices: set[str]
+    ) -> tuple[dict, PriceCandidate] | None:
+        product = self.org.get("Product2", line.get("Product2Id"))
+        entry = self.org.get("PricebookEntry", line.get("PricebookEntryId"))
+        if product is None or entry is None:
+            self.problem(
+                "references_resolve",
+                "OrderItem",
+                line["Id"],
+                f"its Product2 ({line.get('Product2Id')}) and PricebookEntry "
+                f"({line.get('PricebookEntryId')}) must both be present in the extracted org",
+            )
+            return None
+        self.product(product)
+        line_candidate = self.price_candidate(
+            "price_order_item",
+            "OrderItem",
+            line,
+            product_id=line["Product2Id"],
+            recurring=line.get("SBQQ__SubscriptionPricing__c") is not None,
+            currency=_currency(line, order, default=self.context.config.default_currency),
+            term_months=term,
+        )
+        entry_candidate = self.price_candidate(
+            "price",
+            "PricebookEntry",
+            entry,
+            product_id=entry["Product2Id"],
+            recurring=product.get("SBQQ__SubscriptionPricing__c") is not None,
+            currency=_currency(entry, default=self.context.config.default_currency),
+        )
+        reuse_entry = not entry_candidate.problems and entry_candidate.billing_terms == line_candidate.billing_terms
+        # Only phase items need distinct prices; one-time invoice items may share one.
+        if reuse_entry and (entry["Id"] not in used_prices or entry_candidate.interval is None):
+            candidate, price_key = (
+                entry_candidate,
+                self.add("price", "PricebookEntry", entry, entry_candidate.params, entry_candidate.cleared),
+            )
+        else:
+            candidate = line_candidate
+            params = dict(
+                line_candidate.params, metadata={**line_candidate.params["metadata"], "salesforce_auto_archive": "true"}
+            )
+            if reuse_entry:  # F21: Stripe forbids one price twice in a phase, so this line gets a copy
+                params["metadata"].update(
+                    salesforce_duplicate="true", salesforce_original_stripe_price_id=ref("price", entry["Id"])
+                )
+            price_key = self.add("price", "OrderItem", line, params, line_candidate.cleared)
+        # The line's own data must be right even when the price book's price is used; a price book candidate
+        # with problems is never used, and the line's price replaces it.
+        self.draft.problems.extend(line_candidate.problems)
+        if candidate.interval is not None:
+            used_prices.add(price_key)
+        return self.phase_entry(line, price_key, candidate), candidate
+
+    def discounted_line(
+        self, order: Mapping[str, Any], line: Mapping[str, Any], term: float | None, used_prices: set[str]
+    ) -> tuple[dict, PriceCandidate] | None:
+        """What `line` returns, with the line's own coupons (F44) on the entry."""
+        drafted = self.line(order, line, term, used_prices)
+        if drafted is None:
+            return None
+        entry, candidate = drafted
+        if line_discounts := self.discounts(order, line):
+            entry = {**entry, "discounts": line_discounts}
+        return entry, candidate
+
+    def phase_entry(self, line: Mapping[str, Any], price_key: str, candidate: PriceCandidate) -> dict:
+        mapped = self._map("subscription_item", "OrderItem", line)
+        values = dict(mapped.values)
+        quantity = values.pop("quantity", None)
+        entry = {"price": ref("price", price_key), **self._build(values, "OrderItem", line)}
+        if quantity is None:
+            return entry
+        if not float(quantity).is_integer() or quantity < 0:
+            reason = "must not be negative in a new order" if quantity < 0 else "specified as a decimal value"
+            self.problem(
+                "integer_quantity",
+                "OrderItem",
+                line["Id"],
+                f"Quantity {quantity:g} {reason}. Only integers are supported.",
+            )
+        elif candidate.metered:
+            if quantity > 1:
+                self.problem(
+                    "metered_quantity",
+                    "OrderItem",
+                    line["Id"],
+                    f"metered (Arrears) lines bill reported usage, so their quantity must be 1, not {quantity:g}",
+                )
+        else:
+            entry["quantity"] = int(quantity)
+        return entry
+
+    # -- one-time proration prices (F28, F32) ------------------------------------------------------------------
+
+    def proration_item(
+        self,
+        line: Mapping[str, Any],
+        candidate: PriceCandidate,
+        entry: Mapping[str, Any],
+        months: int,
+        *,
+        key: str,
+        period: dict,
+    ) -> dict:
+        """An `add_invoice_items` entry billing `months` of a recurring line once: a one-time copy of its price
+        worth `unit x months / frequency` (F28, F32)."""
+        recurring = candidate.params["recurring"]
+        unit = to_decimal(candidate.params["unit_amount_decimal"]) * months / recurring["interval_count"]
+        marks = {"salesforce_proration": "true"}
+        params = {
+            name: value for name, value in candidate.params.items() if name not in ("recurring", "unit_amount_decimal")
+        }
+        params.update(
+            unit_amount_decimal=format_decimal(unit),
+            metadata={**candidate.params["metadata"], **marks, "salesforce_auto_archive": "true"},
+        )
+        self.add("price", "OrderItem", line, params, key=key)
+        return {
+            "price": ref("price", key),
+            "quantity": entry["quantity"],
+            "period": period,
+            "metadata": {**entry.get("metadata", {}), **marks},
+        }
+
+    # -- orders: term, start and amendment netting (F22, F30) ------------------------------------------------
+
+    def billable_lines(self, order: Mapping[str, Any]) -> list[dict]:
+        return billable_lines(self.org, order)
+
+    def decimal_quantity(self, line: Mapping[str, Any], quantity: float) -> None:
+        self.problem(
+            "integer_quantity",
+            "OrderItem",
+            line["Id"],
+            f"Quantity {quantity:g} specified as a decimal value. Only integers are supported.",
+        )
+
+    def net_line(self, line: Mapping[str, Any], quantity: float, aggregate: Aggregate) -> None:
+        """F30: a negative amendment line reduces the chain of the line it revises."""
+        if not float(quantity).is_integer():
+            self.decimal_quantity(line, quantity)
+            return
+        origin = line.get("SBQQ__RevisedOrderProduct__c")
+        if origin is None:
+            self.problem(
+                "revised_line_present",
+                "OrderItem",
+                line["Id"],
+                f"a negative quantity ({quantity:g}) needs SBQQ__RevisedOrderProduct__c naming the line it reduces",
+            )
+            return
+        error = aggregate.net(origin, -quantity)
+        if error:
+            self.problem("amendment_netting", "OrderItem", line["Id"], error)
+
+    def term_and_start(self, order: Mapping[str, Any]) -> tuple[MappedFields, date | None, float | None]:
+        mapped = self._map("subscription_schedule", "Order", order)
+        phase_term = self.context.mapper.map("subscription_phase", order, self.org).values.get(TERM_PSEUDO_PATH)
+        term = phase_term if phase_term is not None else mapped.values.get(TERM_PSEUDO_PATH)
+        if term is not None and (not float(term).is_integer() or term <= 0):
+            quote = quote_of(self.org, order) or {"Id": order["Id"]}
+            self.problem(
+                "integer_term",
+                "SBQQ__Quote__c",
+                quote["Id"],
+                f"subscription term {term:g} must be a whole, positive number of months",
+            )
+            term = None
+        start = mapped.values.get("start_date")
+        return mapped, start if isinstance(start, date) else None, term

@@ -1,0 +1,219 @@
+"""Renewable contracts: a fixed-term subscription schedule, amended and terminated by later orders.
+
+The initial order opens the first phase (F22, backdated F23); every activated amendment is replayed onto the
+aggregate of phase items and opens a phase from its start: positive lines add items, negative lines net the
+chain they revise (F30), a phase with nothing left is a termination (F35, and it must be the last order, F37),
+and a new licensed line starting off-cycle bills up to the next billing date once (F32). Amendment dates are
+checked against the contract (F31); payment terms follow the latest amendment (F38). A term that is not a
+multiple of the billing frequency gets backend proration (F28). One-time lines become the phase's
+`add_invoice_items` (F26). The arithmetic of slots and dates lives in core/amendments.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sf_stripe_pipeline.core.amendments import (
+    Aggregate,
+    PhaseDraft,
+    Slot,
+    chain_origin,
+    proration_months,
+    same_day_of_month,
+)
+from sf_stripe_pipeline.core.drafting.drafter import PriceCandidate, without_quantity
+from sf_stripe_pipeline.core.drafting.schedule import ScheduleDrafter
+from sf_stripe_pipeline.core.money import add_months, midnight_timestamp
+
+MAX_RECURRING_LINES = 100
+
+
+class Timeline:
+    """The phases a contract's orders open, in order, and the aggregate they share."""
+
+    def __init__(self, initial_start: date | None, end: date | None):
+        self.initial_start = initial_start
+        self.end = end
+        self.aggregate = Aggregate()
+        self.used_prices: set[str] = set()
+        self.intervals: dict[tuple[str, int], list[str]] = {}
+        self.candidates: dict[str, PriceCandidate] = {}
+        """The price drafted for each line that opened a slot (F28 bills leftover months with copies of them)."""
+        self.phases: list[PhaseDraft] = []
+        self.terminated_by: str | None = None
+
+    def add(self, phase: PhaseDraft | None) -> None:
+        if phase is None:
+            return
+        if self.phases and not phase.items and self.terminated_by is None:
+            self.terminated_by = phase.order_id
+        self.phases.append(phase)
+
+
+class RenewableDrafter(ScheduleDrafter):
+    """A renewable contract: its initial order and every amendment, replayed into one schedule."""
+
+    def draft_orders(self, initial: Mapping[str, Any], amendments: list[Mapping[str, Any]]) -> None:
+        """F22, F30-F32, F35, F37, F38: the initial order and every amendment, replayed into one schedule."""
+        schedule_mapped, start, term = self.term_and_start(initial)
+        end = add_months(start, int(term)) if start is not None and term is not None else None
+        timeline = Timeline(start, end)
+        for order in (initial, *amendments):
+            timeline.add(self.order_phase(order, timeline, term if order is initial else None))
+        self.check_intervals(initial, timeline.intervals)
+        leftover = self.term_leftover(initial, term, timeline.intervals, amended=bool(amendments))
+        if start is None or end is None:
+            return
+        phases, terminated = self.lay_out(timeline.phases, timeline.end)
+        if leftover:
+            boundary = add_months(start, int(term or 0) - leftover)  # from the start: month ends stay right
+            phases = self.backend_proration(phases, timeline, boundary, leftover)
+        self.schedule(initial, schedule_mapped, amendments, start, phases, terminated)
+
+    def order_phase(self, order: Mapping[str, Any], timeline: Timeline, initial_term: float | None) -> PhaseDraft | None:
+        """The phase an order opens: the aggregate after its lines, its one-time lines, and its phase fields.
+        `initial_term` is given for the initial order only."""
+        is_initial = initial_term is not None or not timeline.phases
+        if is_initial:
+            order_start, term = timeline.initial_start, initial_term
+        else:
+            dates = self.amendment_dates(order, timeline.initial_start, timeline.end)
+            if dates is None:
+                return None
+            order_start, term = dates
+            if timeline.terminated_by is not None:
+                self.problem(
+                    "termination_is_last",
+                    "Order",
+                    order["Id"],
+                    f"A termination order is processing, but more amendments are queued: {timeline.terminated_by} "
+                    "terminates the contract before this amendment. Deactivate or delete the later amendments.",
+                )
+        invoice_items: list[dict] = []
+        recurring: list[str] = []
+        lines = self.billable_lines(order)
+        if not is_initial and lines and all(line.get("SBQQ__SubscriptionPricing__c") is None for line in lines):
+            self.problem(
+                "amendment_not_all_one_time",
+                "Order",
+                order["Id"],
+                "The amendment order represents all one-time invoices. Create a new, separate order for one-time items.",
+            )
+        partial_month = (
+            not is_initial
+            and order_start is not None
+            and timeline.initial_start is not None
+            and not same_day_of_month(timeline.initial_start, order_start)
+        )
+        for line in lines:
+            quantity = line.get("Quantity") or 0
+            if quantity < 0 and not is_initial:
+                self.net_line(line, quantity, timeline.aggregate)
+                continue
+            drafted = self.discounted_line(order, line, term, timeline.used_prices)
+            if drafted is None:
+                continue
+            entry, candidate = drafted
+            if candidate.interval is None:
+                invoice_items.append(entry)
+                continue
+            recurring.append(line["Id"])
+            timeline.intervals.setdefault(candidate.interval, []).append(line["Id"])
+            slot = Slot(line["Id"], chain_origin(line), max(quantity, 0), without_quantity(entry), candidate.metered)
+            timeline.aggregate.open(slot)
+            timeline.candidates[line["Id"]] = candidate
+            if not is_initial and order_start is not None and timeline.end is not None:
+                invoice_items += self.proration_items(line, candidate, entry, term, order_start, partial_month)
+        if len(recurring) > MAX_RECURRING_LINES:
+            self.problem(
+                "max_recurring_lines",
+                "Order",
+                order["Id"],
+                f"{len(recurring)} recurring lines; at most {MAX_RECURRING_LINES} are supported",
+            )
+        if order_start is None:
+            return None
+        extra = self.phase_fields(order, order_start, first=is_initial)
+        return PhaseDraft(order_start, order["Id"], timeline.aggregate.items(), invoice_items, extra)
+
+    def proration_items(
+        self,
+        line: Mapping[str, Any],
+        candidate: PriceCandidate,
+        entry: Mapping[str, Any],
+        term: float | None,
+        start: date,
+        partial_month: bool,
+    ) -> list[dict]:
+        """F32 (Month precision): a new licensed line starting off-cycle is billed up to the next billing date by a
+        one-time price worth `unit x months / frequency`, as the amendment phase's `add_invoice_items`."""
+        if term is None or candidate.metered or "quantity" not in entry:
+            return []
+        months = proration_months(term, candidate.params["recurring"]["interval_count"], partial_month=partial_month)
+        if not months:
+            return []
+        next_billing = midnight_timestamp(add_months(start, months))
+        period = {"start": {"type": "phase_start"}, "end": {"type": "timestamp", "timestamp": next_billing}}
+        return [self.proration_item(line, candidate, entry, months, key=f"{line['Id']}-proration", period=period)]
+
+    def term_leftover(
+        self,
+        order: Mapping[str, Any],
+        term: float | None,
+        intervals: Mapping[tuple[str, int], list[str]],
+        *,
+        amended: bool,
+    ) -> int:
+        """F28: the months a term runs past its last whole billing period (0 when it is a multiple). Only backend
+        proration (term longer than the frequency, no amendments yet) is supported; the rest is reported."""
+        if term is None or len(intervals) != 1:
+            return 0
+        [((_, months), line_ids)] = intervals.items()
+        leftover = int(term) % months
+        if not leftover:
+            return 0
+        unsupported = None
+        if term < months:
+            unsupported = "a term shorter than the billing frequency (frontend proration, F28)"
+        elif amended:
+            unsupported = "amending a contract whose term is not a multiple of its billing frequency (F28)"
+        if unsupported is None:
+            return leftover
+        self.problem(
+            "not_yet_supported",
+            "Order",
+            order["Id"],
+            f"a {term:g}-month term is not a multiple of the {months}-month billing frequency of "
+            f"{', '.join(line_ids)}: {unsupported} - not yet supported",
+        )
+        return 0
+
+    def backend_proration(self, phases: list[dict], timeline: Timeline, boundary: date, leftover: int) -> list[dict]:
+        """F28 backend proration: the last phase stops at the last whole billing period; a copy runs to the end
+        without prorations and bills the leftover months once, as one-time copies of its licensed prices."""
+        *earlier, last = phases
+        invoice_items = [
+            self.proration_item(
+                line,
+                timeline.candidates[slot.line_id],
+                slot.as_item(),
+                leftover,
+                key=f"{slot.line_id}-backend-proration",
+                period={"start": {"type": "phase_start"}, "end": {"type": "phase_end"}},
+            )
+            for slot in timeline.aggregate.slots
+            if slot.quantity > 0
+            and not slot.metered
+            and (line := self.org.get("OrderItem", slot.line_id)) is not None
+        ]
+        whole_periods = {key: value for key, value in last.items() if key != "end_date"}
+        leftover_phase = {key: value for key, value in last.items() if key != "add_invoice_items"}
+        leftover_phase.update(
+            proration_behavior="none",
+            metadata={**last.get("metadata", {}), "salesforce_backend_proration": "true"},
+        )
+        if invoice_items:
+            leftover_phase["add_invoice_items"] = invoice_items
+        return [*earlier, {**whole_periods, "end_date": midnight_timestamp(boundary)}, leftover_phase]
