@@ -181,7 +181,8 @@ _LONG_DESCRIPTION = (
     "sent to the accounts payable mailbox, and any change to the billing contact must be confirmed in "
     "writing by the finance director before it takes effect."
 )
-_LONG_PHONE = "+1 (415) 555-0142 ext. 4471"
+_PHONE_WITH_EXTENSION = "+1 415 555 0142 x71"
+"""At Stripe's 20-character limit for a customer phone."""
 
 
 def _first_of_next_month(day: date) -> date:
@@ -355,7 +356,7 @@ class _DemoOrgBuilder:
             domain = f"{word}-{trade}".lower() + (f"{lap + 1}" if lap else "") + ".example"
             account = self.records.add(
                 "Account", currency, created + timedelta(minutes=serial), Name=name,
-                Phone=_LONG_PHONE if index % 7 == 2 else f"+1 415 555 {1000 + serial % 9000:04d}",
+                Phone=_PHONE_WITH_EXTENSION if index % 7 == 2 else f"+1 415 555 {1000 + serial % 9000:04d}",
                 Description=_LONG_DESCRIPTION if index % 10 == 3 else f"{trade} customer in {city}.",
                 Email__c=f"billing@{domain}",
                 **{f"Billing{key}": value for key, value in address.items()},

@@ -7,6 +7,8 @@ from sf_stripe_pipeline_tests.scenarios.authoring.cpq import CpqOrg, Line
 
 
 LONG_DESCRIPTION = ("Strategic enterprise account with a multi-year platform commitment. " * 8).strip()
+PHONE_AT_LIMIT = "+1 (415) 555-0142 x7"
+"""20 characters: Stripe's limit for a customer phone (and the connector's truncation of shipping.phone)."""
 LONG_PHONE = "+1 (415) 555-0142 ext. 4471"
 
 
@@ -14,11 +16,14 @@ LONG_PHONE = "+1 (415) 555-0142 ext. 4471"
 def customer_fields_and_truncation(org: CpqOrg) -> None:
     seat = org.product("Platform Seat", 50)
     shipped = org.account(
-        "Acme Corp", Description=LONG_DESCRIPTION, Phone=LONG_PHONE, ShippingStreet="9 Harbor Street",
+        "Acme Corp", Description=LONG_DESCRIPTION, Phone=PHONE_AT_LIMIT, ShippingStreet="9 Harbor Street",
         ShippingCity="Oakland", ShippingState="CA", ShippingPostalCode="94607", ShippingCountry="US",
     )
     org.order(shipped, [Line(seat, 1)], start="2025-04-01", activated=ACTIVATED_TODAY)
     org.order(org.account("Globex Corp"), [Line(seat, 1)], start="2025-04-01", activated=ACTIVATED_TODAY)
+    # Stripe refuses a customer phone over 20 characters and the connector does not truncate it: a data error.
+    org.order(org.account("Initech Corp", Phone=LONG_PHONE), [Line(seat, 1)], start="2025-04-01",
+              activated=ACTIVATED_TODAY)
 
 
 @case
