@@ -63,6 +63,22 @@ class LimitsConfig(_Section):
     """Whether a run may archive Stripe prices that replaced ones (amount changed in Salesforce)."""
 
 
+class StripeConfig(_Section):
+    """How the sync talks to Stripe: its pace, its parallelism and how long it keeps retrying (issues 9.3, 10.2)."""
+
+    requests_per_second: float | None = Field(None, gt=0, le=1000)
+    """Client-side limit shared by every thread of a run. Unset: Stripe's documented limit for the key's mode
+    (25 for test keys and the sandbox, 100 for live keys); the limiter paces at 95 % of it."""
+    concurrency: int | None = Field(None, ge=1, le=128)
+    """Requests in flight at once. Unset: one per allowed request a second (at most 64), enough to reach the
+    rate at a second of latency per request."""
+    retry_budget_seconds: float = Field(120.0, ge=0, le=3600)
+    """How long a run keeps retrying while Stripe answers nothing but transient failures; once spent, the
+    operations not done are recorded as failed and the run ends."""
+    max_attempts: int = Field(6, ge=1, le=20)
+    """Attempts per request before a transient failure (429, 5xx, connection error) is recorded as failed."""
+
+
 class SyncConfig(_Section):
     start_date: date
     """Orders activated before it are pre-integration and rejected (F2); the first live-sync window starts here."""
@@ -77,6 +93,7 @@ class SyncConfig(_Section):
     live_sync: LiveSyncConfig = LiveSyncConfig()
     retention: RetentionConfig = RetentionConfig()
     limits: LimitsConfig = LimitsConfig()
+    stripe: StripeConfig = StripeConfig()
     update_customers: bool = True
     """Update an existing Stripe customer from its Account on every sync (connector flag
     `update_customer_on_order_creation`, on here because Salesforce is the source of truth)."""
