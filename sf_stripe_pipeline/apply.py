@@ -1,13 +1,19 @@
 """Apply: execute the latest plan against Stripe and tell Salesforce what happened. The `applied_sync` asset is a thin
 shell around `apply_plan`, which runs these named steps:
 
-1. `create_coupon_snapshots`: the Order_Stripe_Coupon__c records orders lack (F43), so the coupons can name them;
-2. `execute_plan` (stripe/writes.py): every operation in dependency order, each with its idempotency key;
-3. `record_in_ledger`: the Stripe id of every desired object created or adopted;
-4. `sync_records_for`: one Sync_Record__c verdict per order (F7), and which amendments need the contract's id;
-5. `write_back`: Stripe ids and payment links onto the Salesforce records (F45), coupon ids (F44);
-6. `upsert_sync_records`: the Sync_Record__c rows that changed, then retention (F9);
-7. the audit rows of everything above, appended to `sync.sync_records`.
+1. `record_in_ledger`: the Stripe ids the read found that the ledger lacks (written back, or adopted by sync key);
+2. `upsert_coupon_snapshots`: the Order_Stripe_Coupon__c records orders lack (F43), upserted by their external id
+   so the Stripe coupons can name them and a re-run never makes a second one;
+3. `reactivate_archived_prices`: an archived line price that an operation needs again is reactivated first and
+   archived again after (recovery from a price archived while its schedule failed);
+4. `execute_plan` (stripe/writes.py): every operation, independent ones concurrently, each recorded as it
+   completes through `WarehouseJournal`: the intent before the request, then the outcome in `sync.sync_records`
+   and the id in the ledger in one DuckDB transaction. A crash at any point loses nothing;
+5. `sync_records_for`: one Sync_Record__c verdict per order (F7), and which amendments need the contract's id;
+6. `write_back`: Stripe ids and payment links onto the Salesforce records (F45), coupon ids (F44), each result
+   appended to the audit trail as soon as it is known;
+7. `upsert_sync_records`: the Sync_Record__c rows that changed, then retention (F9);
+8. the audit rows of the rejected contracts.
 
 Every step reads what it needs from the warehouse tables the earlier assets wrote, so it can be tested with a DuckDB
 connection and the sandbox clients, without Dagster.
@@ -15,21 +21,35 @@ connection and the sandbox clients, without Dagster.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import stripe
 from simple_salesforce import Salesforce
 
-from sf_stripe_pipeline.core import Contract, DesiredObject, PlanningNote, Violation, build_contracts, coupons
+from sf_stripe_pipeline.core import Contract, DesiredObject, PlannedOperation, PlanningNote, Violation, build_contracts, coupons
+from sf_stripe_pipeline.core.desired import is_ref, refs_in
 from sf_stripe_pipeline.core.org import OrgSnapshot
+from sf_stripe_pipeline.core.plan import AUTO_ARCHIVE_KEY, idempotency_key, payload_hash
 from sf_stripe_pipeline.salesforce import sync_records
 from sf_stripe_pipeline.salesforce import writes as salesforce_writes
 from sf_stripe_pipeline.salesforce.writes import WriteResult
-from sf_stripe_pipeline.stripe.objects import object_ref
-from sf_stripe_pipeline.stripe.writes import OperationOutcome, execute_plan
+from sf_stripe_pipeline.stripe.writes import (
+    FAILED,
+    REJECTED,
+    SENT,
+    SKIPPED,
+    SUCCESS,
+    Attempt,
+    ExecutionSettings,
+    OperationOutcome,
+    PriorAttempt,
+    execute_plan,
+)
 from sf_stripe_pipeline.warehouse import actual, audit, desired, ledger, org, plan, validation
 
 WRITE_BACK_OBJECTS = frozenset({"Account", "Product2", "PricebookEntry", "Order", "OrderItem"})
@@ -40,20 +60,146 @@ WRITE_BACK_OBJECTS = frozenset({"Account", "Product2", "PricebookEntry", "Order"
 class ApplyReport:
     outcomes: list[OperationOutcome]
     write_backs: list[WriteResult]
-    """Coupon snapshots created, Stripe ids and payment links written back."""
+    """Coupon snapshots upserted, Stripe ids and payment links written back."""
     sync_record_results: list[WriteResult]
     sync_records_upserted: int
     retention_deleted: int
     quarantined: list[tuple[Contract, list[Violation]]]
     audit_rows: list[dict] = field(default_factory=list)
+    stopped: str | None = None
+    """Why Stripe writes stopped before every operation was tried (retry budget spent, credentials refused)."""
 
     @property
     def stripe_errors(self) -> list[OperationOutcome]:
-        return [outcome for outcome in self.outcomes if outcome.status != "success"]
+        return [outcome for outcome in self.outcomes if outcome.status != SUCCESS]
 
     @property
     def failed_salesforce_writes(self) -> list[WriteResult]:
         return [result for result in (*self.write_backs, *self.sync_record_results) if not result.success]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Stripe operations by outcome: `applied` (done), `rejected` (Stripe refused the data: fix it in
+        Salesforce), `failed` (not done for now: Stripe kept failing or the run stopped; the next run retries),
+        `skipped` (something they need did not succeed); and failed Salesforce writes."""
+        by_status = Counter(outcome.status for outcome in self.outcomes)
+        return {
+            "applied": by_status[SUCCESS],
+            "rejected": by_status[REJECTED],
+            "failed": by_status[FAILED],
+            "skipped": by_status[SKIPPED],
+            "salesforce_write_failures": len(self.failed_salesforce_writes),
+        }
+
+    @property
+    def first_error(self) -> str | None:
+        """The run's first problem, in one line: why it stopped, else the first failed or rejected operation, else
+        the first failed Salesforce write."""
+        if self.stopped:
+            return self.stopped
+        for outcome in self.outcomes:
+            if outcome.status in (FAILED, REJECTED):
+                op = outcome.operation
+                return f"{op.operation} {op.stripe_object} for {op.sf_object} {op.sf_id}: {outcome.message}"
+        for result in self.failed_salesforce_writes:
+            return f"write to {result.sobject} {result.record_key}: {result.message}"
+        return None
+
+
+class WarehouseJournal:
+    """The executor's journal in DuckDB (`sync.stripe_intents`, `sync.stripe_ledger`, `sync.sync_records`), written
+    on the run's connection from the executing thread only."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, *, run_id: str, partition: str):
+        self.conn = conn
+        self.run_id = run_id
+        self.partition = partition
+        self.audit_rows: list[dict[str, Any]] = []
+        self._sent_at: dict[tuple[str, str, str], int] = {}
+        self._prior = {
+            (row["stripe_object"], row["key"], row["operation"]): PriorAttempt(
+                state=row["state"],
+                target_id=row["target_id"],
+                payload_hash=row["payload_hash"],
+                generation=row["generation"] or 0,
+                sent_at=row["sent_at"] or 0,
+                message=row["message"],
+            )
+            for row in ledger.intents(conn)
+        }
+
+    def prior_attempts(self) -> Mapping[tuple[str, str, str], PriorAttempt]:
+        return self._prior
+
+    def record(self, settled: Sequence[tuple[OperationOutcome, str | None]], sending: Sequence[Attempt]) -> None:
+        """Outcomes just known and intents about to be sent, in one transaction."""
+        now = datetime.now(UTC)
+        audit_rows = [audit.outcome_row(self.run_id, self.partition, now, outcome) for outcome, _ in settled]
+        ledger_rows = [
+            {
+                "stripe_object": outcome.operation.stripe_object,
+                "key": outcome.operation.key,
+                "stripe_id": outcome.stripe_id,
+                "sf_object": outcome.operation.sf_object,
+                "sf_id": outcome.operation.sf_id,
+                "payload_hash": outcome.payload_hash,
+                "run_id": self.run_id,
+                "updated_at": now,
+            }
+            for outcome, _ in settled
+            if outcome.status == SUCCESS and outcome.operation.operation == "create" and outcome.stripe_id
+        ]
+        intent_rows = []
+        for attempt in sending:
+            op = attempt.operation
+            self._sent_at[(op.stripe_object, op.key, op.operation)] = attempt.first_sent_at
+            intent_rows.append(self._intent(op, SENT, attempt.stripe_id, None, attempt.payload_hash,
+                                            attempt.key(), attempt.generation, None, now))
+        for outcome, target_id in settled:
+            op = outcome.operation
+            if outcome.idempotency_key is None and not outcome.adopted:
+                continue  # nothing was sent for it: what the journal knew still holds
+            made = outcome.stripe_id if op.operation == "create" else None
+            intent_rows.append(self._intent(op, outcome.status, target_id, made, outcome.payload_hash,
+                                            outcome.idempotency_key, outcome.generation, outcome.message, now))
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            audit.append(self.conn, audit_rows)
+            ledger.record(self.conn, ledger_rows)
+            ledger.record_intents(self.conn, intent_rows)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.audit_rows += audit_rows
+
+    def _intent(
+        self,
+        op: PlannedOperation,
+        state: str,
+        target_id: str | None,
+        stripe_id: str | None,
+        digest: str | None,
+        key: str | None,
+        generation: int,
+        message: str | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        return {
+            "stripe_object": op.stripe_object,
+            "key": op.key,
+            "operation": op.operation,
+            "state": state,
+            "target_id": target_id,
+            "stripe_id": stripe_id,
+            "payload_hash": digest,
+            "idempotency_key": key,
+            "generation": generation,
+            "sent_at": self._sent_at.get((op.stripe_object, op.key, op.operation)),
+            "message": message,
+            "run_id": self.run_id,
+            "updated_at": now,
+        }
 
 
 def apply_plan(
@@ -65,53 +211,70 @@ def apply_plan(
     partition: str,
     retention_keep: int,
     now: datetime,
+    settings: ExecutionSettings = ExecutionSettings(),
 ) -> ApplyReport:
     operations = plan.load_operations(conn)
     desired_objects = desired.load(conn)
+    desired_by_ref = {obj.address: obj for obj in desired_objects}
     known_ids = ledger.ids(conn)
     ids = {**actual.found_ids(conn), **known_ids}
+    record_in_ledger(conn, desired_by_ref, ids, known_ids, run_id=run_id, now=now)
     org_snapshot = org.load_org(conn)
     valid_keys = validation.valid_keys(conn)
     valid_contracts = [contract for contract in build_contracts(org_snapshot) if contract.key in valid_keys]
     coupon_links = desired.load_coupon_links(conn)
     instance_url = f"https://{sf_client.sf_instance}"
 
-    snapshot_results, created_snapshots = create_coupon_snapshots(sf_client, coupon_links)
+    snapshot_results, created_snapshots = upsert_coupon_snapshots(sf_client, coupon_links)
+    audit_rows = _append_audit(conn, audit.write_back_rows(run_id, partition, now, snapshot_results))
     ids.update(coupons.snapshot_refs(created_snapshots, instance_url))
-    outcomes = execute_plan(stripe_client, operations, ids)
+    operations = reactivate_archived_prices(operations, actual.bodies(conn), desired_by_ref)
+    journal = WarehouseJournal(conn, run_id=run_id, partition=partition)
+    execution = execute_plan(
+        stripe_client, operations, ids, journal=journal, settings=settings, lanes=customer_lanes(desired_objects)
+    )
+    outcomes = execution.outcomes
     for outcome in outcomes:
-        if outcome.status == "success" and outcome.operation.operation == "create":
-            ids[object_ref(outcome.operation.stripe_object, outcome.operation.key)] = outcome.stripe_id
-
-    desired_by_ref = {obj.address: obj for obj in desired_objects}
-    record_in_ledger(conn, desired_by_ref, ids, known_ids, run_id=run_id, now=now)
+        if outcome.status == SUCCESS and outcome.operation.operation == "create" and outcome.stripe_id:
+            ids[f"{outcome.operation.stripe_object}:{outcome.operation.key}"] = outcome.stripe_id
 
     quarantined = validation.quarantined(conn)
     records, amendment_write_backs = sync_records_for(
         valid_contracts, quarantined, outcomes, plan.load_notes(conn), desired_by_ref, ids, org_snapshot
     )
-    write_backs = snapshot_results + write_back(
-        sf_client, desired_by_ref, ids, amendment_write_backs, coupon_links, created_snapshots, outcomes
-    )
+    written = write_back(sf_client, desired_by_ref, ids, amendment_write_backs, coupon_links, created_snapshots, outcomes)
+    audit_rows += _append_audit(conn, audit.write_back_rows(run_id, partition, datetime.now(UTC), written))
     existing = org.sync_record_rows(conn)
     records += sync_records.resolved_records(records, existing)
     to_write = sync_records.changed_records(records, existing)
     record_results = salesforce_writes.upsert_sync_records(sf_client, [r.salesforce_fields(run_id) for r in to_write])
     retention_deleted = salesforce_writes.enforce_retention(sf_client, retention_keep) if to_write else 0
+    audit_rows += _append_audit(conn, audit.rejection_rows(run_id, partition, datetime.now(UTC), quarantined))
 
-    report = ApplyReport(outcomes, write_backs, record_results, len(to_write), retention_deleted, quarantined)
-    report.audit_rows = audit.rows(run_id, partition, now, outcomes, write_backs, quarantined)
-    audit.append(conn, report.audit_rows)
-    return report
+    return ApplyReport(
+        outcomes,
+        snapshot_results + written,
+        record_results,
+        len(to_write),
+        retention_deleted,
+        quarantined,
+        audit_rows=journal.audit_rows + audit_rows,
+        stopped=execution.stopped,
+    )
 
 
-def create_coupon_snapshots(
+def _append_audit(conn: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    audit.append(conn, rows)
+    return rows
+
+
+def upsert_coupon_snapshots(
     sf_client: Salesforce, links: Sequence[coupons.CouponLink]
 ) -> tuple[list[WriteResult], dict[str, str]]:
-    """F43: the coupon snapshots orders lack, created first so the Stripe coupons can name them (F10).
-    Returns the write results and snapshot key -> new Salesforce Id."""
+    """F43: the coupon snapshots orders lack, upserted by `Snapshot_Key__c` before the Stripe writes so the Stripe
+    coupons can name them (F10). Returns the write results and snapshot key -> Salesforce Id."""
     to_create = coupons.snapshots_to_create(list(links))
-    results = salesforce_writes.create_records(sf_client, coupons.SNAPSHOT, list(to_create.values()))
+    results = salesforce_writes.upsert_records(sf_client, coupons.SNAPSHOT, coupons.SNAPSHOT_KEY, list(to_create.values()))
     created = {key: result.record_key for key, result in zip(to_create, results) if result.success}
     return results, created
 
@@ -143,6 +306,71 @@ def record_in_ledger(
             if ref in ids and known_ids.get(ref) != ids[ref]
         ],
     )
+
+
+def customer_lanes(desired_objects: Sequence[DesiredObject]) -> dict[str, str]:
+    """Desired address -> the customer it is billed to, for objects with one: their writes go one at a time."""
+    lanes = {}
+    for obj in desired_objects:
+        customer = obj.params.get("customer")
+        if is_ref(customer):
+            lanes[obj.address] = customer["$ref"]
+        elif isinstance(customer, str):
+            lanes[obj.address] = f"customer:{customer}"
+    return lanes
+
+
+def reactivate_archived_prices(
+    operations: Sequence[PlannedOperation],
+    bodies: Mapping[str, dict | None],
+    desired_by_ref: Mapping[str, DesiredObject],
+) -> list[PlannedOperation]:
+    """Operations that use an archived price (a line price archived by an earlier run whose schedule then failed,
+    or one archived by hand) need it active: Stripe refuses inactive prices in new items and phases. Such a price
+    is reactivated before them and, if it is an order-line price (F21), archived again after them. The planner
+    leaves these to the shell because only an operation that is about to run needs them."""
+    planned = {(f"{op.stripe_object}:{op.key}", op.operation) for op in operations}
+    needed: dict[str, dict] = {}
+    for op in operations:
+        if op.operation in ("archive", "cancel"):
+            continue
+        for ref in refs_in(op.params):
+            body = bodies.get(ref)
+            inactive = body is not None and not body.get("active", True) and not body.get("deleted")
+            if ref.startswith("price:") and inactive and (ref, "create") not in planned and (ref, "update") not in planned:
+                needed[ref] = body
+    if not needed:
+        return list(operations)
+    before, after = [], []
+    for ref, body in sorted(needed.items()):
+        obj = desired_by_ref[ref]
+        before.append(_price_operation(obj, "update", body["id"], {"active": True}))
+        auto_archived = (obj.params.get("metadata") or {}).get(AUTO_ARCHIVE_KEY) == "true"
+        if auto_archived and (ref, "archive") not in planned:
+            after.append(_price_operation(obj, "archive", body["id"], {"active": False}))
+    ordered = [*before, *sorted(operations, key=lambda op: op.seq), *after]
+    return [_renumbered(op, seq) for seq, op in enumerate(ordered, 1)]
+
+
+def _price_operation(obj: DesiredObject, operation: str, stripe_id: str, params: dict) -> PlannedOperation:
+    digest = payload_hash(obj.stripe_object, operation, params)
+    return PlannedOperation(
+        seq=0,
+        operation=operation,
+        stripe_object=obj.stripe_object,
+        key=obj.key,
+        sf_object=obj.sf_object,
+        sf_id=obj.sf_id,
+        stripe_id=stripe_id,
+        params=params,
+        payload_hash=digest,
+        idempotency_key=idempotency_key(obj.stripe_object, obj.key, operation, stripe_id, digest),
+        contract_keys=obj.contract_keys,
+    )
+
+
+def _renumbered(op: PlannedOperation, seq: int) -> PlannedOperation:
+    return replace(op, seq=seq)
 
 
 def sync_records_for(

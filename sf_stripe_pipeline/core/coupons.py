@@ -8,12 +8,19 @@ snapshots an order lacks are a pure output here, which the shell creates in Sale
 Stripe coupons cannot change their terms, so each distinct set of terms of a Salesforce coupon is its own Stripe
 coupon, keyed by the Salesforce coupon and a digest of its terms: the same coupon reused on many orders is one
 Stripe coupon, and a modified one is a new Stripe coupon, never an update.
+
+The snapshots the sync makes carry a deterministic external id, `Snapshot_Key__c` (`<Order or OrderItem Id>-<Quote
+coupon Id>`, `-2`, `-3`… for the same coupon twice), and are upserted by it: a re-run after a crash finds the
+snapshot it made instead of making a second one (and a second Stripe coupon naming it). A copy the sync made (every
+snapshot of the order carries the key) is completed if a crash interrupted it; a copy the activation trigger made
+is used as it is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +30,8 @@ from sf_stripe_pipeline.core.org import OrgSnapshot
 SNAPSHOT = "Order_Stripe_Coupon__c"
 SNAPSHOT_REF, SNAPSHOT_LINK_REF = "order_stripe_coupon", "order_stripe_coupon_link"
 """Refs to a snapshot created in this run (its Id, its Salesforce link), resolved by the shell once it exists."""
+SNAPSHOT_KEY = "Snapshot_Key__c"
+"""The external id of the snapshots the sync makes."""
 QUOTE_COUPON = "Quote_Stripe_Coupon__c"
 VALUE_FIELDS = (
     "Name__c",
@@ -61,6 +70,8 @@ class CouponUse:
     @property
     def snapshot_key(self) -> str:
         """Stable identity of a snapshot before it has an Id: its Order or OrderItem and its source coupon."""
+        if self.snapshot.get(SNAPSHOT_KEY):
+            return self.snapshot[SNAPSHOT_KEY]
         parent = self.snapshot.get("Order__c") or self.snapshot.get("Order_Item__c")
         return f"{parent}-{self.snapshot.get('Quote_Stripe_Coupon_Id__c')}"
 
@@ -88,11 +99,22 @@ def _associated(org: OrgSnapshot, junction: str, parent_field: str, parent_id: s
     return [coupon for row in rows if (coupon := org.get(QUOTE_COUPON, row.get("Quote_Stripe_Coupon__c")))]
 
 
-def _has_snapshots(org: OrgSnapshot, order: Mapping[str, Any]) -> bool:
+def _snapshots_of_order(org: OrgSnapshot, order: Mapping[str, Any]) -> list[dict]:
     lines = org.children("OrderItem", "OrderId", order["Id"])
-    return bool(org.children(SNAPSHOT, "Order__c", order["Id"])) or any(
-        org.children(SNAPSHOT, "Order_Item__c", line["Id"]) for line in lines
-    )
+    return org.children(SNAPSHOT, "Order__c", order["Id"]) + [
+        snapshot for line in lines for snapshot in org.children(SNAPSHOT, "Order_Item__c", line["Id"])
+    ]
+
+
+def _copies(associated: list[dict], link_field: str, record_id: str) -> list[CouponUse]:
+    """The snapshots the activation copy makes of `associated` coupons, each with its external id."""
+    uses = []
+    seen: Counter[str] = Counter()
+    for coupon in associated:
+        seen[coupon["Id"]] += 1
+        key = f"{record_id}-{coupon['Id']}" + (f"-{seen[coupon['Id']]}" if seen[coupon["Id"]] > 1 else "")
+        uses.append(CouponUse({**snapshot_of(coupon, link_field, record_id), SNAPSHOT_KEY: key}, coupon))
+    return uses
 
 
 def coupons_of(org: OrgSnapshot, order: Mapping[str, Any], line: Mapping[str, Any] | None = None) -> CouponsOf:
@@ -107,10 +129,14 @@ def coupons_of(org: OrgSnapshot, order: Mapping[str, Any], line: Mapping[str, An
         quote_line = line.get("SBQQ__QuoteLine__c")
         associated = _associated(org, "Quote_Line_Stripe_Coupon_Association__c", "Quote_Line__c", quote_line)
         source = f"quote line {quote_line}"
-    if not _has_snapshots(org, order):
-        return CouponsOf([CouponUse(snapshot_of(coupon, link_field, record_id), coupon) for coupon in associated])
+    order_snapshots = _snapshots_of_order(org, order)
+    if not order_snapshots:
+        return CouponsOf(_copies(associated, link_field, record_id))
     snapshots = sorted(org.children(SNAPSHOT, link_field, record_id), key=lambda row: row["Id"])
     uses = [CouponUse(row, org.get(QUOTE_COUPON, row.get("Quote_Stripe_Coupon_Id__c"))) for row in snapshots]
+    if all(snapshot.get(SNAPSHOT_KEY) for snapshot in order_snapshots):  # the sync's own copy: finish it
+        made = {row[SNAPSHOT_KEY] for row in snapshots}
+        return CouponsOf(uses + [use for use in _copies(associated, link_field, record_id) if use.snapshot_key not in made])
     if len(snapshots) != len(associated):
         problem = COUNT_MISMATCH.format(associations=len(associated), source=source, snapshots=len(snapshots))
         return CouponsOf(uses, problem)

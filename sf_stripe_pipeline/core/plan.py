@@ -90,9 +90,19 @@ def payload_hash(stripe_object: str, operation: str, params: Mapping[str, Any]) 
     return hashlib.sha256(canonical_json([stripe_object, operation, params]).encode()).hexdigest()
 
 
-def idempotency_key(stripe_object: str, key: str, operation: str, stripe_id: str | None, digest: str) -> str:
-    """Deterministic and at most 255 characters; a different payload or target object gives a different key."""
-    return f"sfsp-{stripe_object}-{operation}-{key[:80]}-{stripe_id or 'new'}-{digest[:40]}"
+def idempotency_key(
+    stripe_object: str, key: str, operation: str, stripe_id: str | None, digest: str, generation: int = 0
+) -> str:
+    """Deterministic and at most 255 characters: what the operation means (object, Salesforce key, operation,
+    target) and `digest`, the hash of its parameters. A different payload or target gives a different key.
+
+    The plan's column holds the key of the parameters as planned, references unresolved: it identifies the
+    operation in a dry run. The shell derives the key it sends from the parameters as sent, references resolved
+    (`stripe/writes.py`), so a crash and a re-run send the same key with the same parameters, whether a
+    reference was resolved by the run or found in Stripe. `generation` moves past a key Stripe can no longer use
+    (it saved a 500 under it, or saw it with other parameters)."""
+    suffix = f"-g{generation}" if generation else ""
+    return f"sfsp-{stripe_object}-{operation}-{key[:80]}-{stripe_id or 'new'}-{digest[:40]}{suffix}"
 
 
 class _Pending:

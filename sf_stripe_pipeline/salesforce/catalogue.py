@@ -418,6 +418,9 @@ _OBJECTS: list[tuple[str, str, bool, tuple[FieldSpec, ...]]] = [
             _ref("Order__c", "Order"),
             _ref("Order_Item__c", "OrderItem"),
             FieldSpec("Quote_Stripe_Coupon_Id__c", STRING),
+            # External id of the snapshots the sync makes (`<Order/OrderItem Id>-<Quote coupon Id>`), which it
+            # upserts by, so a re-run after a crash never makes a second one (core/coupons.py).
+            FieldSpec("Snapshot_Key__c", STRING, external_id=True),
             *COUPON_VALUE_FIELDS,
         ),
     ),

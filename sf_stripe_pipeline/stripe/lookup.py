@@ -52,7 +52,9 @@ def with_sync_key(params: Mapping[str, Any], stripe_object: str, key: str) -> di
 
 def _key_of(obj: Any) -> str | None:
     metadata = getattr(obj, "metadata", None)
-    return metadata.get(SYNC_KEY) if metadata else None
+    if metadata is None:
+        return None
+    return (metadata.to_dict() if hasattr(metadata, "to_dict") else metadata).get(SYNC_KEY)
 
 
 def _pages(reader: RetryingReader, stripe_object: str, params: dict[str, Any]) -> Iterator[Any]:

@@ -1,5 +1,7 @@
 """Reading the Stripe objects a plan is about: by the ledger's id, or the Stripe id written back on the Salesforce
-record (adoption); object types with many ids are listed in pages rather than retrieved one by one."""
+record (adoption); object types with many ids are listed in pages rather than retrieved one by one. What neither
+names is looked for by its `salesforce_sync_key` (`find_orphans`): an object an earlier attempt created without
+the pipeline learning its id. Every read is retried on transient failures (`RetryingReader`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from typing import Any
 import stripe
 
 from sf_stripe_pipeline.core import DesiredObject
-from sf_stripe_pipeline.stripe.objects import object_ref, service
+from sf_stripe_pipeline.core.desired import STRIPE_OBJECT_ORDER, is_ref
+from sf_stripe_pipeline.stripe.lookup import SCOPE_PARAM, find_created, index_by_sync_key, sync_key
+from sf_stripe_pipeline.stripe.objects import object_ref
+from sf_stripe_pipeline.stripe.retry import RetryingReader
 
 @dataclass(frozen=True)
 class ActualObject:
@@ -24,13 +29,13 @@ class ActualObject:
 LIST_PAGE = 100
 
 
-def _listed(client: stripe.StripeClient, stripe_object: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
+def _listed(reader: RetryingReader, stripe_object: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
     """Read `wanted` ids of one object type by listing, 100 a call, within a page budget of twice what the wanted
     ids could fill: cheap when they are most of the account, and never much dearer than one retrieve each when
     the account holds many other objects. What the pages did not hold is left to individual retrieves."""
     found: dict[str, dict[str, Any]] = {}
     budget = 2 * -(-len(wanted) // LIST_PAGE)
-    page = service(client, stripe_object).list({"limit": LIST_PAGE})
+    page = reader.list(stripe_object, {"limit": LIST_PAGE})
     while budget:
         for obj in page.data:
             if obj.id in wanted:
@@ -38,13 +43,13 @@ def _listed(client: stripe.StripeClient, stripe_object: str, wanted: set[str]) -
         budget -= 1
         if not page.has_more or len(found) == len(wanted):
             break
-        page = service(client, stripe_object).list({"limit": LIST_PAGE, "starting_after": page.data[-1].id})
+        page = reader.list(stripe_object, {"limit": LIST_PAGE, "starting_after": page.data[-1].id})
     return found
 
 
-def _retrieve(client: stripe.StripeClient, stripe_object: str, stripe_id: str) -> dict[str, Any] | None:
+def _retrieve(reader: RetryingReader, stripe_object: str, stripe_id: str) -> dict[str, Any] | None:
     try:
-        return service(client, stripe_object).retrieve(stripe_id).to_dict(for_json=True)
+        return reader.retrieve(stripe_object, stripe_id).to_dict(for_json=True)
     except stripe.InvalidRequestError as error:
         if error.code != "resource_missing":
             raise
@@ -52,11 +57,12 @@ def _retrieve(client: stripe.StripeClient, stripe_object: str, stripe_id: str) -
 
 
 def fetch_actual(
-    client: stripe.StripeClient, desired: Iterable[DesiredObject], known_ids: Mapping[str, str]
+    client: stripe.StripeClient | RetryingReader, desired: Iterable[DesiredObject], known_ids: Mapping[str, str]
 ) -> list[ActualObject]:
     """The current Stripe object behind each desired object, found by the ledger's id or else the Stripe id written
     on the Salesforce record (adoption of a pasted `Stripe_ID__c`, spec §1.4). Object types with many ids to read
     are listed in pages rather than retrieved one by one."""
+    reader = client if isinstance(client, RetryingReader) else RetryingReader(client)
     targets: list[tuple[str, str, str | None]] = []
     ids_by_type: dict[str, set[str]] = {}
     for wanted in desired:
@@ -68,7 +74,7 @@ def fetch_actual(
     bodies: dict[str, dict[str, Any]] = {}
     for stripe_object, ids in ids_by_type.items():
         if len(ids) >= LIST_PAGE:
-            bodies.update(_listed(client, stripe_object, ids))
+            bodies.update(_listed(reader, stripe_object, ids))
 
     actual = []
     for ref, stripe_object, stripe_id in targets:
@@ -76,7 +82,7 @@ def fetch_actual(
             actual.append(ActualObject(ref, None, "missing", None))
             continue
         if stripe_id not in bodies:
-            body = _retrieve(client, stripe_object, stripe_id)
+            body = _retrieve(reader, stripe_object, stripe_id)
             if body is None:
                 actual.append(ActualObject(ref, stripe_id, "missing", None))
                 continue
@@ -84,3 +90,53 @@ def fetch_actual(
         body = bodies[stripe_id]
         actual.append(ActualObject(ref, stripe_id, "deleted" if body.get("deleted") else "found", body))
     return actual
+
+
+FEW = 3
+"""Up to this many missing objects of a type are looked up one by one; more, and the type is listed first."""
+
+
+def _scope_id(wanted: DesiredObject, ids: Mapping[str, str]) -> str | None:
+    """The Stripe id of the parent a lookup of `wanted` lists by (its customer, its product), if it exists."""
+    parent = wanted.params.get(SCOPE_PARAM[wanted.stripe_object])
+    if is_ref(parent):
+        return ids.get(parent["$ref"])
+    return parent if isinstance(parent, str) else None
+
+
+def find_orphans(
+    reader: RetryingReader, missing: Iterable[DesiredObject], ids: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Objects an earlier attempt created for `missing` desired objects (no known id, or one that no longer exists),
+    found by their sync key: desired address -> the Stripe object. Types are looked at parents first, so a
+    schedule is looked for only under a customer that exists. A few objects of a type are looked up one by one;
+    more, and the type's newest pages are listed first (on an empty account one request answers them all), the
+    rest looked up one by one."""
+    known = dict(ids)
+    found: dict[str, dict[str, Any]] = {}
+    by_type: dict[str, list[DesiredObject]] = {}
+    for wanted in missing:
+        by_type.setdefault(wanted.stripe_object, []).append(wanted)
+    for stripe_object in STRIPE_OBJECT_ORDER:
+        wanted_of_type = by_type.get(stripe_object, [])
+        if not wanted_of_type:
+            continue
+        index: dict[str, dict[str, Any]] = {}
+        complete = False
+        if len(wanted_of_type) > FEW or stripe_object not in SCOPE_PARAM and stripe_object not in ("customer", "product"):
+            pages = None if stripe_object == "coupon" else 2 * -(-len(wanted_of_type) // LIST_PAGE)
+            index, complete = index_by_sync_key(reader, stripe_object, pages)
+        for wanted in wanted_of_type:
+            body = index.get(sync_key(stripe_object, wanted.key))
+            if body is None and not complete:
+                params: dict[str, Any] = {}
+                if stripe_object in SCOPE_PARAM:
+                    parent = _scope_id(wanted, known)
+                    if parent is None:
+                        continue  # its parent does not exist in Stripe, so neither can it
+                    params[SCOPE_PARAM[stripe_object]] = parent
+                body = find_created(reader, stripe_object, wanted.key, params)
+            if body is not None:
+                found[wanted.address] = body
+                known[wanted.address] = body["id"]
+    return found

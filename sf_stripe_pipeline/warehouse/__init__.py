@@ -6,7 +6,8 @@ declaration and the code that writes and reads it.
   `_passes_filter` says whether it passed the user's SOQL filter), plus the extraction watermarks.
 - schema `sync`, what the sync computed and did: `validation` (contract_validation), `desired` (desired_objects,
   coupon_links), `actual` (stripe_objects) and `plan` (plan, plan_notes) hold the latest materialization of their
-  asset; `ledger` (stripe_ledger) maps Salesforce keys to Stripe ids; `audit` (sync_records) is the append-only
+  asset; `ledger` (stripe_ledger) maps Salesforce keys to Stripe ids, with the write-ahead log of requests
+  (stripe_intents); `audit` (sync_records) is the append-only
   audit trail, one row per write and per rejection, tied to its Dagster run.
 
 DuckDB allows one writing process per file, so every connection is short-lived and a run's steps share one process
@@ -36,6 +37,7 @@ SYNC_TABLES = (
     plan.TABLE,
     plan.NOTES,
     ledger.TABLE,
+    ledger.INTENTS,
     audit.TABLE,
 )
 

@@ -1,5 +1,6 @@
 """`sync.sync_records`: the append-only audit trail, one row per Stripe write, per Salesforce write-back and per
-rejection, each tied to its Dagster run."""
+rejection, each tied to its Dagster run. Stripe rows are appended as each operation completes, in the transaction
+that records its id in the ledger (apply.py), so a crash or a failed write-back never loses them."""
 
 from __future__ import annotations
 
@@ -27,33 +28,33 @@ COLUMNS = [
 ]
 
 
-def rows(
-    run_id: str,
-    partition: str,
-    now: datetime,
-    outcomes: Sequence[OperationOutcome],
-    write_backs: Sequence[WriteResult],
-    quarantined: Sequence[tuple[Contract, list[Violation]]],
+def outcome_row(run_id: str, partition: str, now: datetime, outcome: OperationOutcome) -> dict[str, Any]:
+    """The row of one Stripe operation: `success`, `rejected` (Stripe refused the data), `failed` (not done) or
+    `skipped` (something it needs did not succeed), with the idempotency key it was sent with."""
+    operation = outcome.operation
+    return {
+        "run_id": run_id,
+        "partition_key": partition,
+        "recorded_at": now,
+        "contract_key": ",".join(operation.contract_keys),
+        "sf_object": operation.sf_object,
+        "sf_id": operation.sf_id,
+        "stripe_object": operation.stripe_object,
+        "stripe_id": outcome.stripe_id,
+        "operation": operation.operation,
+        "status": outcome.status,
+        "message": outcome.message,
+        "idempotency_key": outcome.idempotency_key,
+        "stripe_request_id": outcome.request_id,
+    }
+
+
+def write_back_rows(
+    run_id: str, partition: str, now: datetime, write_backs: Sequence[WriteResult]
 ) -> list[dict[str, Any]]:
-    """One row per Stripe write, per Salesforce write-back and per rejection."""
+    """One row per Salesforce record written (Stripe ids, payment links, coupon snapshots)."""
     base = {"run_id": run_id, "partition_key": partition, "recorded_at": now}
-    audit = [
-        {
-            **base,
-            "contract_key": ",".join(outcome.operation.contract_keys),
-            "sf_object": outcome.operation.sf_object,
-            "sf_id": outcome.operation.sf_id,
-            "stripe_object": outcome.operation.stripe_object,
-            "stripe_id": outcome.stripe_id,
-            "operation": outcome.operation.operation,
-            "status": outcome.status,
-            "message": outcome.message,
-            "idempotency_key": outcome.operation.idempotency_key,
-            "stripe_request_id": outcome.request_id,
-        }
-        for outcome in outcomes
-    ]
-    audit += [
+    return [
         {
             **base,
             "contract_key": None,
@@ -69,7 +70,14 @@ def rows(
         }
         for result in write_backs
     ]
-    audit += [
+
+
+def rejection_rows(
+    run_id: str, partition: str, now: datetime, quarantined: Sequence[tuple[Contract, list[Violation]]]
+) -> list[dict[str, Any]]:
+    """One row per rule a quarantined contract breaks."""
+    base = {"run_id": run_id, "partition_key": partition, "recorded_at": now}
+    return [
         {
             **base,
             "contract_key": contract.key,
@@ -86,7 +94,6 @@ def rows(
         for contract, violations in quarantined
         for violation in violations
     ]
-    return audit
 
 
 def append(conn: duckdb.DuckDBPyConnection, audit: Sequence[dict[str, Any]]) -> None:

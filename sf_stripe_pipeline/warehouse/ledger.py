@@ -1,4 +1,5 @@
-"""`sync.stripe_ledger`: the Stripe id of every object this pipeline created or adopted, by its Salesforce key."""
+"""`sync.stripe_ledger`: the Stripe id of every object this pipeline created or adopted, by its Salesforce key;
+and `sync.stripe_intents`, the write-ahead log of the requests that make them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from sf_stripe_pipeline.warehouse.db import SyncTable
+from sf_stripe_pipeline.warehouse.db import SyncTable, fetch_dicts
 
 TABLE = SyncTable(
     "stripe_ledger",
@@ -24,6 +25,7 @@ def ids(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def record(conn: duckdb.DuckDBPyConnection, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace ledger rows, in the caller's transaction if any."""
     if not entries:
         return
     frame = pd.DataFrame(list(entries))
@@ -36,3 +38,39 @@ def record(conn: duckdb.DuckDBPyConnection, entries: Sequence[Mapping[str, Any]]
         )
     finally:
         conn.unregister("ledger_rows")
+
+
+INTENTS = SyncTable(
+    "stripe_intents",
+    """stripe_object VARCHAR, key VARCHAR, operation VARCHAR, state VARCHAR, target_id VARCHAR, stripe_id VARCHAR,
+    payload_hash VARCHAR, idempotency_key VARCHAR, generation INTEGER, sent_at BIGINT, message VARCHAR,
+    run_id VARCHAR, updated_at TIMESTAMPTZ, PRIMARY KEY (stripe_object, key, operation)""",
+)
+"""The write-ahead log of Stripe requests: one row per operation (object, key, operation), its last attempt.
+`state` is `sent` from just before the request until its outcome is known (a crash leaves it so: the request may
+have reached Stripe), then `success`, `rejected` or `failed`. `sent_at` (Unix seconds on Stripe's clock) is the
+earliest attempt whose outcome is unknown, where a lookup for what it may have created starts."""
+INTENT_COLUMNS = [
+    "stripe_object", "key", "operation", "state", "target_id", "stripe_id", "payload_hash", "idempotency_key",
+    "generation", "sent_at", "message", "run_id", "updated_at",
+]
+
+
+def intents(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return fetch_dicts(conn, f"SELECT {', '.join(INTENT_COLUMNS)} FROM {INTENTS.qualified}")
+
+
+def record_intents(conn: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace intent rows (all of INTENT_COLUMNS), in the caller's transaction if any."""
+    if not rows:
+        return
+    frame = pd.DataFrame(list(rows), columns=INTENT_COLUMNS)
+    conn.register("intent_rows", frame)
+    try:
+        conn.execute(
+            f"INSERT OR REPLACE INTO {INTENTS.qualified} SELECT stripe_object, key, operation, state, target_id, "
+            "stripe_id, payload_hash, idempotency_key, CAST(generation AS INTEGER), CAST(sent_at AS BIGINT), message, "
+            "run_id, CAST(updated_at AS TIMESTAMPTZ) FROM intent_rows"
+        )
+    finally:
+        conn.unregister("intent_rows")

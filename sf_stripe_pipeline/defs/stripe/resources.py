@@ -3,6 +3,9 @@
 The key comes only from the environment (`STRIPE_API_KEY`, through `dagster.EnvVar`). `STRIPE_API_BASE` points the
 client at another API base (a proxy, or `sf-stripe-pipeline sandbox serve`). With no key, the client talks to the
 sandbox under `$SF_STRIPE_HOME/sandbox/stripe` in process.
+
+Every client is paced by a `RequestPacer` (stripe/limiter.py) shared by all the threads using it, at the sync
+config's `stripe.requests_per_second`, by default Stripe's documented limit for the key's mode.
 """
 
 from __future__ import annotations
@@ -11,7 +14,11 @@ import dagster as dg
 import stripe
 
 from sf_stripe_pipeline import home
-from sf_stripe_pipeline.sandbox.stripe import StripeSandbox
+from sf_stripe_pipeline.core.config import StripeConfig
+from sf_stripe_pipeline.sandbox.stripe import API_BASE, SANDBOX_API_KEY, StripeSandbox
+from sf_stripe_pipeline.sandbox.transport import in_process_session
+from sf_stripe_pipeline.stripe.limiter import PacedHTTPClient, RequestPacer, default_concurrency, default_rate
+from sf_stripe_pipeline.stripe.writes import ExecutionSettings
 
 
 class StripeResource(dg.ConfigurableResource):
@@ -19,8 +26,10 @@ class StripeResource(dg.ConfigurableResource):
 
     api_key: str | None = None
     api_base: str | None = None
-    max_network_retries: int = 3
-    """Set explicitly: a bare StripeClient retries nothing. Retries reuse the request's idempotency key."""
+    max_network_retries: int = 2
+    """stripe-python's own retries inside one call (connection errors, 409, 5xx, `Stripe-Should-Retry`), reusing
+    the request's idempotency key; the apply step retries further within the run's retry budget (stripe/retry.py)
+    and turns these off while Stripe keeps failing."""
     sandbox_dir: str | None = None
     """The embedded sandbox's folder; default `$SF_STRIPE_HOME/sandbox/stripe`."""
 
@@ -28,11 +37,34 @@ class StripeResource(dg.ConfigurableResource):
     def uses_sandbox(self) -> bool:
         return not self.api_key
 
-    def get_client(self) -> stripe.StripeClient:
+    def requests_per_second(self, config: StripeConfig) -> float:
+        """The configured rate, else Stripe's documented limit for the key's mode (the sandbox is test mode)."""
+        return config.requests_per_second or default_rate(self.api_key or SANDBOX_API_KEY)
+
+    def execution_settings(self, config: StripeConfig) -> ExecutionSettings:
+        rate = self.requests_per_second(config)
+        return ExecutionSettings(
+            concurrency=config.concurrency or default_concurrency(rate),
+            max_attempts=config.max_attempts,
+            retry_budget_seconds=config.retry_budget_seconds,
+        )
+
+    def get_client(self, config: StripeConfig | None = None) -> stripe.StripeClient:
+        """A client paced at `config`'s rate (default: the key mode's), shared by the threads that use it."""
+        pacer = RequestPacer(self.requests_per_second(config or StripeConfig()))
         if self.uses_sandbox:
             sandbox = StripeSandbox(self.sandbox_dir or home.stripe_sandbox_dir())
-            return sandbox.client(max_network_retries=self.max_network_retries)
+            inner: stripe.HTTPClient = stripe.RequestsClient(session=in_process_session(sandbox))
+            return stripe.StripeClient(
+                SANDBOX_API_KEY,
+                base_addresses={"api": API_BASE},
+                http_client=PacedHTTPClient(inner, pacer),
+                max_network_retries=self.max_network_retries,
+            )
         base_addresses = {"api": self.api_base} if self.api_base else {}
         return stripe.StripeClient(
-            self.api_key, base_addresses=base_addresses, max_network_retries=self.max_network_retries
+            self.api_key,
+            base_addresses=base_addresses,
+            http_client=PacedHTTPClient(stripe.RequestsClient(), pacer),
+            max_network_retries=self.max_network_retries,
         )

@@ -31,7 +31,8 @@ from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
-from sf_stripe_pipeline.stripe.reads import fetch_actual
+from sf_stripe_pipeline.stripe.reads import ActualObject, fetch_actual, find_orphans
+from sf_stripe_pipeline.stripe.retry import RetryBudget, RetryingReader
 from sf_stripe_pipeline.warehouse import actual, desired, ledger, org, plan, validation
 
 # Single-run backfills are the design (a partition range is one run); the parameter is beta in Dagster 1.13.
@@ -181,16 +182,29 @@ def actual_stripe_state(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, stripe: StripeResource
 ) -> dg.MaterializeResult:
     """The Stripe objects behind the desired ones, read by the ledger's ids or the Stripe ids written on the
-    Salesforce records (adoption)."""
-    client = stripe.get_client()
+    Salesforce records (adoption); those neither names are looked for by their `salesforce_sync_key` metadata
+    (objects an earlier attempt created without the pipeline learning their id: after a crash, or with the
+    warehouse rebuilt), so the plan adopts them instead of creating them twice."""
+    config = sync_config().stripe
+    settings = stripe.execution_settings(config)
+    reader = RetryingReader(stripe.get_client(config), RetryBudget(settings.retry_budget_seconds), settings.max_attempts)
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        found = fetch_actual(client, desired.load(conn), ledger.ids(conn))
+        wanted = desired.load(conn)
+        found = fetch_actual(reader, wanted, ledger.ids(conn))
+        missing = {item.ref for item in found if item.state == "missing"}
+        present = {item.ref: item.stripe_id for item in found if item.state == "found" and item.stripe_id}
+        orphans = find_orphans(reader, [obj for obj in wanted if obj.address in missing], present)
+        found = [
+            ActualObject(item.ref, orphans[item.ref]["id"], "found", orphans[item.ref]) if item.ref in orphans else item
+            for item in found
+        ]
         actual.write(conn, context.run.run_id, found)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(found),
             "objects_by_state": dg.MetadataValue.json(dict(Counter(item.state for item in found))),
+            "adopted_by_sync_key": len(orphans),
         }
     )
 
@@ -293,23 +307,27 @@ def applied_sync(
     """Executes the plan in dependency order, writes Stripe ids back to Salesforce, upserts one `Sync_Record__c`
     per order, and appends every write and rejection to `sync.sync_records` (see `sf_stripe_pipeline/apply.py`)."""
     sf_client = salesforce.get_client()
+    stripe_config = sync_config().stripe
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         report = apply_plan(
             conn,
-            stripe.get_client(),
+            stripe.get_client(stripe_config),
             sf_client,
             run_id=context.run.run_id,
             partition=_partition_label(context),
             retention_keep=sync_config().retention.salesforce_sync_records,
             now=datetime.now(UTC),
+            settings=stripe.execution_settings(stripe_config),
         )
 
     statuses = Counter(f"{row['operation']} {row['status']}" for row in report.audit_rows)
-    errors = [row for row in report.audit_rows if row["status"] == "error"]
+    errors = [row for row in report.audit_rows if row["status"] != "success"]
     metadata = {
-        "stripe_writes": sum(1 for outcome in report.outcomes if outcome.status != "skipped"),
+        "stripe_writes": sum(1 for outcome in report.outcomes if outcome.idempotency_key is not None),
         "stripe_errors": len(report.stripe_errors),
+        **{f"stripe_{name}": count for name, count in report.counts.items()},
+        "first_error": report.first_error or "none",
         "salesforce_write_backs": len(report.write_backs),
         "sync_records_upserted": report.sync_records_upserted,
         "sync_records_deleted_by_retention": report.retention_deleted,
