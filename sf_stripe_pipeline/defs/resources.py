@@ -4,8 +4,11 @@ variables that are set are wired in: unset Salesforce or Stripe credentials mean
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from sf_stripe_pipeline import home
@@ -25,6 +28,20 @@ SALESFORCE_ENV = {
 STRIPE_ENV = {"api_key": "STRIPE_API_KEY", "api_base": "STRIPE_API_BASE"}
 
 
+class WarehouseResource(DuckDBResource):
+    """DuckDBResource whose connection is closed when the step using it fails as well: the parent closes it only
+    after a success, and a connection left open makes every later `duckdb.connect` of the file with another
+    configuration fail in this process (issue 12.5: the run summary then failed instead of naming the run's error)."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with super().get_connection() as conn:
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+
 def _env_fields(fields: dict[str, str]) -> dict[str, dg.EnvVar]:
     return {field: dg.EnvVar(variable) for field, variable in fields.items() if os.environ.get(variable)}
 
@@ -33,7 +50,7 @@ def build_resources() -> dict[str, object]:
     return {
         "salesforce": SalesforceResource(**_env_fields(SALESFORCE_ENV)),
         "stripe": StripeResource(**_env_fields(STRIPE_ENV)),
-        "duckdb": DuckDBResource(database=str(home.warehouse_path())),
+        "duckdb": WarehouseResource(database=str(home.warehouse_path())),
     }
 
 

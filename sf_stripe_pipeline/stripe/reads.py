@@ -27,6 +27,9 @@ class ActualObject:
 
 
 LIST_PAGE = 100
+LIST_FROM = 20
+"""From this many ids of one type to read, the type is listed first: a page answers up to 100 of them for the price
+of one request (and Stripe's rate limit counts requests, not objects)."""
 
 
 def _listed(reader: RetryingReader, stripe_object: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
@@ -73,7 +76,7 @@ def fetch_actual(
             ids_by_type.setdefault(wanted.stripe_object, set()).add(stripe_id)
     bodies: dict[str, dict[str, Any]] = {}
     for stripe_object, ids in ids_by_type.items():
-        if len(ids) >= LIST_PAGE:
+        if len(ids) >= LIST_FROM:
             bodies.update(_listed(reader, stripe_object, ids))
 
     actual = []

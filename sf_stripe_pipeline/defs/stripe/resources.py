@@ -26,10 +26,10 @@ class StripeResource(dg.ConfigurableResource):
 
     api_key: str | None = None
     api_base: str | None = None
-    max_network_retries: int = 2
-    """stripe-python's own retries inside one call (connection errors, 409, 5xx, `Stripe-Should-Retry`), reusing
-    the request's idempotency key; the apply step retries further within the run's retry budget (stripe/retry.py)
-    and turns these off while Stripe keeps failing."""
+    max_network_retries: int = 1
+    """stripe-python's own quick retry inside one call (connection errors, 409, 5xx, `Stripe-Should-Retry`), reusing
+    the request's idempotency key; the run retries further with its own backoff and budget (stripe/retry.py), and
+    turns this off while Stripe keeps failing."""
     sandbox_dir: str | None = None
     """The embedded sandbox's folder; default `$SF_STRIPE_HOME/sandbox/stripe`."""
 
