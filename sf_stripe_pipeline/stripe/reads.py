@@ -6,6 +6,7 @@ the pipeline learning its id. Every read is retried on transient failures (`Retr
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +61,15 @@ def _retrieve(reader: RetryingReader, stripe_object: str, stripe_id: str) -> dic
 
 
 def fetch_actual(
-    client: stripe.StripeClient | RetryingReader, desired: Iterable[DesiredObject], known_ids: Mapping[str, str]
+    client: stripe.StripeClient | RetryingReader,
+    desired: Iterable[DesiredObject],
+    known_ids: Mapping[str, str],
+    *,
+    concurrency: int = 1,
 ) -> list[ActualObject]:
     """The current Stripe object behind each desired object, found by the ledger's id or else the Stripe id written
     on the Salesforce record (adoption of a pasted `Stripe_ID__c`, spec §1.4). Object types with many ids to read
-    are listed in pages rather than retrieved one by one."""
+    are listed in pages rather than retrieved one by one; the rest are retrieved `concurrency` at a time."""
     reader = client if isinstance(client, RetryingReader) else RetryingReader(client)
     targets: list[tuple[str, str, str | None]] = []
     ids_by_type: dict[str, set[str]] = {}
@@ -79,19 +84,20 @@ def fetch_actual(
         if len(ids) >= LIST_FROM:
             bodies.update(_listed(reader, stripe_object, ids))
 
+    to_retrieve = sorted({(stripe_object, stripe_id) for _, stripe_object, stripe_id in targets if stripe_id} - {
+        (stripe_object, stripe_id) for _, stripe_object, stripe_id in targets if stripe_id in bodies
+    })
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stripe-read") as pool:
+        retrieved = pool.map(lambda target: _retrieve(reader, *target), to_retrieve)
+        bodies.update({stripe_id: body for (_, stripe_id), body in zip(to_retrieve, retrieved) if body is not None})
+
     actual = []
     for ref, stripe_object, stripe_id in targets:
-        if not stripe_id:
-            actual.append(ActualObject(ref, None, "missing", None))
-            continue
-        if stripe_id not in bodies:
-            body = _retrieve(reader, stripe_object, stripe_id)
-            if body is None:
-                actual.append(ActualObject(ref, stripe_id, "missing", None))
-                continue
-            bodies[stripe_id] = body
-        body = bodies[stripe_id]
-        actual.append(ActualObject(ref, stripe_id, "deleted" if body.get("deleted") else "found", body))
+        body = bodies.get(stripe_id) if stripe_id else None
+        if body is None:
+            actual.append(ActualObject(ref, stripe_id, "missing", None))
+        else:
+            actual.append(ActualObject(ref, stripe_id, "deleted" if body.get("deleted") else "found", body))
     return actual
 
 

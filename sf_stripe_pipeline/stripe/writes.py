@@ -15,6 +15,7 @@ What to write comes from the pure planner (`core/plan.py`). Here the shell:
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -216,6 +217,10 @@ class _PlanRun:
             self.lane_of[op.seq] = name
         self.busy: set[str] = set()
         self.candidates: set[str] = set(self.lanes)
+        """Lanes whose head may have become ready."""
+        self.ready_lanes: list[tuple[int, str]] = []
+        """Heap of lanes whose head is ready, longest lane first."""
+        self.queued: set[str] = set()
         self.outcomes: dict[int, OperationOutcome] = {}
         self.unrecorded: list[tuple[OperationOutcome, str | None]] = []
         self.prior = journal.prior_attempts() if journal else {}
@@ -231,7 +236,7 @@ class _PlanRun:
         pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="stripe-apply")
         try:
             while True:
-                attempts = self._ready()
+                attempts = self._ready(self.settings.concurrency - len(in_flight))
                 self._record(attempts)
                 if attempts:
                     for attempt in attempts:
@@ -271,14 +276,22 @@ class _PlanRun:
             )
         return None
 
-    def _ready(self) -> list[Attempt]:
-        """The lane heads that may start now; those that need not be sent are settled on the way."""
+    def _ready(self, slots: int) -> list[Attempt]:
+        """Up to `slots` lane heads that may start now, the longest lanes first (they decide when the run ends);
+        heads that need not be sent are settled on the way."""
         attempts: list[Attempt] = []
-        while self.candidates and not self._stop_reason():
-            name = self.candidates.pop()
-            queue = self.lanes.get(name)
-            if not queue or name in self.busy or self.waiting[queue[0]]:
-                continue
+        while len(attempts) < slots and not self._stop_reason():
+            for name in self.candidates - self.queued:
+                queue = self.lanes.get(name)
+                if queue and name not in self.busy and not self.waiting[queue[0]]:
+                    heapq.heappush(self.ready_lanes, (-len(queue), name))
+                    self.queued.add(name)
+            self.candidates = set()
+            if not self.ready_lanes:
+                break
+            _, name = heapq.heappop(self.ready_lanes)
+            self.queued.discard(name)
+            queue = self.lanes[name]
             seq = queue.popleft()
             if not queue:
                 del self.lanes[name]

@@ -191,7 +191,7 @@ def actual_stripe_state(
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         wanted = desired.load(conn)
-        found = fetch_actual(reader, wanted, ledger.ids(conn))
+        found = fetch_actual(reader, wanted, ledger.ids(conn), concurrency=settings.concurrency)
         missing = {item.ref for item in found if item.state == "missing"}
         present = {item.ref: item.stripe_id for item in found if item.state == "found" and item.stripe_id}
         orphans = find_orphans(reader, [obj for obj in wanted if obj.address in missing], present)
