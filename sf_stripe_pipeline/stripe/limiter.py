@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import stripe
@@ -86,11 +86,7 @@ class PacedHTTPClient(stripe.HTTPClient):
         *,
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Mapping[str, str]]:
-        self.pacer.wait_turn()
-        body, status, response_headers = self.inner.request(method, url, headers, post_data)
-        if status == 429 and '"rate_limit"' in (body if isinstance(body, str) else str(body)):
-            self.pacer.rate_limited()
-        return body, status, response_headers
+        return self._paced(self.inner.request, method, url, headers, post_data)
 
     def request_stream(
         self,
@@ -101,8 +97,14 @@ class PacedHTTPClient(stripe.HTTPClient):
         *,
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Mapping[str, str]]:
+        return self._paced(self.inner.request_stream, method, url, headers, post_data)
+
+    def _paced(self, send: Callable[..., tuple[Any, int, Mapping[str, str]]], *args: Any) -> tuple[Any, int, Mapping[str, str]]:
         self.pacer.wait_turn()
-        return self.inner.request_stream(method, url, headers, post_data)
+        body, status, response_headers = send(*args)
+        if status == 429 and '"rate_limit"' in (body if isinstance(body, str) else str(body)):
+            self.pacer.rate_limited()
+        return body, status, response_headers
 
     def close(self) -> None:
         self.inner.close()

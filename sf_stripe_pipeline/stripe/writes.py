@@ -343,7 +343,10 @@ class _PlanRun:
         same_request = prior is not None and prior.payload_hash == digest and (
             op.operation == CREATE or prior.target_id == stripe_id
         )
-        if prior is not None and same_request and prior.state == REJECTED:
+        # What it references changed in Stripe this run (a price reactivated, a coupon made again): Stripe may
+        # answer differently now, so it is sent even with the parameters it refused before.
+        dependencies_changed = any(self.outcomes[seq].status == SUCCESS for seq in found.after)
+        if prior is not None and same_request and prior.state == REJECTED and not dependencies_changed:
             message = (
                 f"{prior.message} (not sent again: Stripe refused these same parameters before; it is retried once "
                 "the Salesforce record changes)"

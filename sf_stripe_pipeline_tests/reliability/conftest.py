@@ -9,7 +9,6 @@ config is the session's with a short Stripe retry budget, so a faulted run ends 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ AS_OF = date(2025, 3, 10)
 ORDERS = 40
 SEED = 11
 MAX_SETTLE_RUNS = 4
-RELIABILITY_STRIPE = {"requests_per_second": 500, "retry_budget_seconds": 2, "max_attempts": 3}
+RELIABILITY_STRIPE = {"requests_per_second": 500, "retry_budget_seconds": 1, "max_attempts": 3}
 """The sandbox enforces no rate unless a test asks it to; pacing at test mode's 25/s would only slow these runs."""
 
 
@@ -50,21 +49,15 @@ def reliability_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    try:
+def patched_environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """The environment with `values` set (None: unset), restored afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
         for name, value in values.items():
             if value is None:
-                os.environ.pop(name, None)
+                patch.delenv(name, raising=False)
             else:
-                os.environ[name] = value
+                patch.setenv(name, value)
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @dataclass
@@ -90,7 +83,7 @@ class Harness(SandboxClients):
     ) -> RunSummary:
         """One `sync` of every partition. A Stripe `fail_after_writes` counts from this run's first write."""
         StripeSandbox(home.stripe_sandbox_dir(self.home)).configure_faults(None)  # restarts the count
-        with _environment(self.environment(stripe_faults, salesforce_faults)):
+        with patched_environment(self.environment(stripe_faults, salesforce_faults)):
             return run_sync()
 
     def settle(self) -> list[RunSummary]:
@@ -103,7 +96,7 @@ class Harness(SandboxClients):
         raise AssertionError(f"not settled after {MAX_SETTLE_RUNS} clean runs: {[r.stripe_operations for r in runs]}")
 
     def state(self) -> SyncState:
-        with _environment({"SF_STRIPE_SANDBOX_NOW": self.now}):
+        with patched_environment({"SF_STRIPE_SANDBOX_NOW": self.now}):
             return sync_state(self.stripe, self.sf)
 
     def stripe_write_count(self) -> int:

@@ -16,7 +16,7 @@ from sf_stripe_pipeline.runner import run_sync
 from sf_stripe_pipeline.stripe.lookup import SYNC_KEY, with_sync_key
 from sf_stripe_pipeline.stripe.writes import SUCCESS, execute_plan
 from sf_stripe_pipeline.warehouse import plan
-from sf_stripe_pipeline_tests.reliability.conftest import CleanRun, Harness, _environment
+from sf_stripe_pipeline_tests.reliability.conftest import CleanRun, Harness, patched_environment
 
 
 def _warehouse_rows(harness: Harness, sql: str) -> list[tuple]:
@@ -29,7 +29,7 @@ def _warehouse_rows(harness: Harness, sql: str) -> list[tuple]:
 
 def _planned_creates(harness: Harness, stripe_object: str) -> list[PlannedOperation]:
     """The creates of `stripe_object` a dry run plans, by key."""
-    with _environment(harness.environment()):
+    with patched_environment(harness.environment()):
         assert run_sync(dry_run=True).success
     conn = duckdb.connect(str(home.warehouse_path(harness.home)))
     try:

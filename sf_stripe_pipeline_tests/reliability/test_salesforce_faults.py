@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource, SalesforceStop
-from sf_stripe_pipeline_tests.reliability.conftest import CleanRun, Harness, _environment
+from sf_stripe_pipeline_tests.reliability.conftest import CleanRun, Harness, patched_environment
 
 
 def _answers(harness: Harness) -> list[int]:
@@ -31,7 +31,7 @@ def test_the_daily_api_limit_stops_the_run_at_once_and_names_the_limit(harness: 
     answers = _answers(harness)
     assert len(answers) <= 6 and answers.count(403) <= 1, "stopped at the limit: no retries"
 
-    with _environment(harness.environment(salesforce_faults={"daily_api_limit": 1})):
+    with patched_environment(harness.environment(salesforce_faults={"daily_api_limit": 1})):
         client = SalesforceResource().get_client()
         with pytest.raises(SalesforceStop) as stopped:
             client.query("SELECT Id FROM Account LIMIT 1")
