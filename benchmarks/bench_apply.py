@@ -127,6 +127,7 @@ def _summary(state: SyncState, clean: SyncState) -> dict[str, int]:
         "missing": sum(1 for line in problems if line.startswith("missing in Stripe")),
         "differing": sum(1 for line in problems if line.startswith(("differs in Stripe", "Stripe_ID__c"))),
         "stuck_orders": stuck,
+        "first_differences": problems[:3],
     }
 
 
