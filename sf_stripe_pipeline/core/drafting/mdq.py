@@ -163,7 +163,18 @@ class MdqDrafter(ScheduleDrafter):
         days = breakpoints(start, end, self.ramp_days(ramp))
         self.check_termination_is_last(ramp, days, orders[1:])
         drafted = self.with_pauses([self.mdq_phase(day, ramp, orders) for day in days], ramp, initial)
-        self.schedule(initial, schedule_mapped, amendments, start, self.lay_out(drafted, end))
+        layout = self.lay_out(drafted, end)
+        self.drop_unused_line_prices(ramp, layout.phases, days)
+        self.schedule(initial, schedule_mapped, amendments, start, layout)
+
+    def drop_unused_line_prices(self, ramp: Ramp, phases: list[dict], days: list[date]) -> None:
+        """A segment at quantity 0 needs its own price only where its item stays in a phase at 0 (a pause nothing
+        else bills); elsewhere its line price would be created only to be archived."""
+        used = {entry["price"]["$ref"] for phase in phases for entry in (*phase["items"], *phase.get("add_invoice_items", []))}
+        never_billed = {
+            f"price:{key}" for key in ramp.items if all(quantity_on(ramp.changes, key, day) <= 0 for day in days)
+        }
+        self.draft.objects = [o for o in self.draft.objects if o.address not in never_billed - used]
 
     @staticmethod
     def ramp_days(ramp: Ramp) -> list[date]:
