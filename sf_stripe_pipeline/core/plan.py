@@ -238,18 +238,11 @@ class _Planner:
             )
             if found:
                 withheld.update(desired.contract_keys)
-                self.notes.append(
-                    PlanningNote(
-                        desired.stripe_object,
-                        desired.key,
-                        desired.sf_object,
-                        desired.sf_id,
-                        stripe_id,
-                        desired.contract_keys,
-                        f"{operation} {desired.stripe_object} ({desired.sf_object} {desired.sf_id}) would be refused "
-                        f"by Stripe, so nothing of its contract is sent: "
-                        + "; ".join(refusal.describe() for refusal in found),
-                    )
+                self._add_note(
+                    desired,
+                    stripe_id,
+                    f"{operation} {desired.stripe_object} ({desired.sf_object} {desired.sf_id}) would be refused by "
+                    "Stripe, so nothing of its contract is sent: " + "; ".join(refusal.describe() for refusal in found),
                 )
         return [row for row in rows if not set(row[1].contract_keys) <= withheld]
 
@@ -280,6 +273,10 @@ class _Planner:
 
     def note(self, desired: DesiredObject, current: Mapping[str, Any], message: str) -> None:
         stripe_id = current.get("id")
+        described = f"{desired.stripe_object} {stripe_id} ({desired.sf_object} {desired.sf_id})"
+        self._add_note(desired, stripe_id, f"{described} {message}")
+
+    def _add_note(self, desired: DesiredObject, stripe_id: str | None, message: str) -> None:
         self.notes.append(
             PlanningNote(
                 desired.stripe_object,
@@ -288,7 +285,7 @@ class _Planner:
                 desired.sf_id,
                 stripe_id,
                 desired.contract_keys,
-                f"{desired.stripe_object} {stripe_id} ({desired.sf_object} {desired.sf_id}) {message}",
+                message,
             )
         )
 

@@ -294,7 +294,9 @@ def _phase_end(ends: Any, begins: Any, param: str, *, now: int | None, updating:
         yield Refusal("phase_order", f"{param}[end_date]", f"The phase ends ({ends}) at or before it starts ({begins})")
     if updating and now is not None and ends <= now:
         yield Refusal(
-            "past_phase", f"{param}[end_date]", f"the phase ended at {ends}, before now ({now}): ended phases are left out"
+            "past_phase",
+            f"{param}[end_date]",
+            f"the phase ended at {ends}, before now ({now}): ended phases are left out",
         )
 
 

@@ -51,9 +51,9 @@ class _Record(pa.DataFrameModel):
     unstorable_numbers: Text = pa.Field(alias=UNSTORABLE_NUMBERS, nullable=True)
     """Numbers the warehouse could not hold exactly (more digits than a Salesforce number has, or no number)."""
 
-    @pa.check(UNSTORABLE_NUMBERS, name="number_stored_exactly")
+    @pa.check(UNSTORABLE_NUMBERS)
     @classmethod
-    def _no_unstorable_number(cls, flags: pd.Series) -> pd.Series:
+    def number_stored_exactly(cls, flags: pd.Series) -> pd.Series:
         return flags.isna()
 
     class Config:

@@ -90,7 +90,11 @@ class _Contract:
         return self.builder.entry(product, book, CurrencyIsoCode=self.currency)
 
     def order(self, start: date, term: int, amends: dict | None = None) -> dict:
-        quote = {"SBQQ__StartDate__c": start.isoformat(), "SBQQ__SubscriptionTerm__c": term, "CurrencyIsoCode": self.currency}
+        quote = {
+            "SBQQ__StartDate__c": start.isoformat(),
+            "SBQQ__SubscriptionTerm__c": term,
+            "CurrencyIsoCode": self.currency,
+        }
         return self.builder.order(self.account, quote=quote, amends=amends, CurrencyIsoCode=self.currency)
 
     def line(self, order: dict, entry: dict, per_period: Decimal, quantity: int, term: int, **fields: Any) -> LineFacts:
@@ -172,9 +176,15 @@ def mdq_contracts(draw: Any) -> ContractFacts:
         quantities[0] = draw(st.integers(1, 30))
     for index, quantity in enumerate(quantities, start=1):
         begins = add_months(start, 12 * (index - 1))
-        contract.line(initial, seat, per_period, quantity, 12, SBQQ__SegmentIndex__c=index,
-                      SBQQ__SegmentKey__c="SEG-1", SBQQ__PriceDimension__c="SEG-1-YEAR", SBQQ__DimensionType__c="Year",
-                      ServiceDate=begins.isoformat(), EndDate=(add_months(begins, 12) - timedelta(days=1)).isoformat())  # fmt: skip
+        segment = {
+            "SBQQ__SegmentIndex__c": index,
+            "SBQQ__SegmentKey__c": "SEG-1",
+            "SBQQ__PriceDimension__c": "SEG-1-YEAR",
+            "SBQQ__DimensionType__c": "Year",
+            "ServiceDate": begins.isoformat(),
+            "EndDate": (add_months(begins, 12) - timedelta(days=1)).isoformat(),
+        }
+        contract.line(initial, seat, per_period, quantity, 12, **segment)
     if draw(st.booleans()):
         addon_price = draw(amounts(currency))
         addon = contract.product(addon_price, equal=True)

@@ -66,7 +66,8 @@ def test_a_quotient_that_does_not_terminate_is_rounded_once_half_up_at_twelve_pl
 
 
 def test_minor_units_follow_stripe_currencies() -> None:
-    assert [minor_unit_factor(code) for code in ("usd", "JPY", "ugx", "kwd", "BHD", "eur")] == [100, 1, 1, 1000, 1000, 100]
+    factors = [minor_unit_factor(code) for code in ("usd", "JPY", "ugx", "kwd", "BHD", "eur")]
+    assert factors == [100, 1, 1, 1000, 1000, 100]
     assert whole_minor_units(Decimal("10.005"), "usd") is None  # never truncated to 1000
     assert whole_minor_units(Decimal("0.009"), "usd") is None  # never amount_off=0
     assert whole_minor_units(Decimal("10.005"), "kwd") == 10005
@@ -102,7 +103,8 @@ def test_the_snapshot_types_numbers_by_the_catalogue() -> None:
 def _term_order(term: int, frequency: str, entry_price: str, unit_price: str, quantity: int = 2) -> OrgBuilder:
     builder = OrgBuilder()
     entry = builder.entry(builder.product(SBQQ__BillingFrequency__c=frequency), Decimal(entry_price))
-    order = builder.order(builder.account(), quote={"SBQQ__StartDate__c": "2025-04-01", "SBQQ__SubscriptionTerm__c": term})
+    quote = {"SBQQ__StartDate__c": "2025-04-01", "SBQQ__SubscriptionTerm__c": term}
+    order = builder.order(builder.account(), quote=quote)
     builder.line(order, entry, quantity=quantity, unit_price=Decimal(unit_price), SBQQ__SubscriptionTerm__c=term)
     return builder
 

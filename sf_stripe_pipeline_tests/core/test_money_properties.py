@@ -166,7 +166,8 @@ def _months_between(start: date, day: date) -> int:
 
 def _amendment_starts(facts: ContractFacts) -> list[date]:
     quotes = {quote["Id"]: quote for quote in facts.builder.org["SBQQ__Quote__c"]}
-    return [date.fromisoformat(quotes[order["SBQQ__Quote__c"]]["SBQQ__StartDate__c"]) for order in facts.builder.org["Order"][1:]]
+    amendments = facts.builder.org["Order"][1:]
+    return [date.fromisoformat(quotes[order["SBQQ__Quote__c"]]["SBQQ__StartDate__c"]) for order in amendments]
 
 
 def _terminate(facts: ContractFacts, on: date, term: int) -> None:
@@ -174,7 +175,8 @@ def _terminate(facts: ContractFacts, on: date, term: int) -> None:
     builder = facts.builder
     initial = builder.org["Order"][0]
     quote = {"SBQQ__StartDate__c": on.isoformat(), "SBQQ__SubscriptionTerm__c": term}
-    termination = builder.order({"Id": initial["AccountId"]}, amends=initial, quote=quote, CurrencyIsoCode=facts.currency)
+    account = {"Id": initial["AccountId"]}
+    termination = builder.order(account, amends=initial, quote=quote, CurrencyIsoCode=facts.currency)
     held: dict[str, tuple[dict, int]] = {}
     for line in builder.org["OrderItem"]:
         if line["OrderId"] != termination["Id"]:
@@ -184,9 +186,16 @@ def _terminate(facts: ContractFacts, on: date, term: int) -> None:
     entries = {entry["Id"]: entry for entry in builder.org["PricebookEntry"]}
     for origin, (line, quantity) in held.items():
         if quantity > 0:
-            builder.line(termination, entries[line["PricebookEntryId"]], quantity=-quantity, unit_price=0,
-                         SBQQ__RevisedOrderProduct__c=origin, SBQQ__SubscriptionTerm__c=term,
-                         SBQQ__BillingFrequency__c=line["SBQQ__BillingFrequency__c"], CurrencyIsoCode=facts.currency)  # fmt: skip
+            builder.line(
+                termination,
+                entries[line["PricebookEntryId"]],
+                quantity=-quantity,
+                unit_price=0,
+                SBQQ__RevisedOrderProduct__c=origin,
+                SBQQ__SubscriptionTerm__c=term,
+                SBQQ__BillingFrequency__c=line["SBQQ__BillingFrequency__c"],
+                CurrencyIsoCode=facts.currency,
+            )
 
 
 def _org_without_amendments(facts: ContractFacts) -> OrgSnapshot:

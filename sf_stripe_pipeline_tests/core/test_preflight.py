@@ -41,8 +41,10 @@ def test_a_well_formed_schedule_passes() -> None:
         (_schedule(_phase("a", end=START)), "phase_order"),
         (_schedule(_phase("a", end=START + DAY), _phase("a", end=START + DAY)), "phase_order"),
         (_schedule(_phase("a", end=START + DAY, proration_behavior="sometimes")), "proration_behavior"),
-        (_schedule({"items": [{"price": ref("price", "a"), "quantity": -1}], "end_date": START + DAY}), "item_quantity"),
-        (_schedule({"items": [{"price": ref("price", "a"), "quantity": 1.5}], "end_date": START + DAY}), "item_quantity"),
+        (_schedule({"items": [{"price": ref("price", "a"), "quantity": -1}], "end_date": START + DAY}),
+         "item_quantity"),
+        (_schedule({"items": [{"price": ref("price", "a"), "quantity": 1.5}], "end_date": START + DAY}),
+         "item_quantity"),
         (_schedule({"items": [{"quantity": 1}], "end_date": START + DAY}), "item_price"),
         (_schedule(_phase("a", end=START + DAY, add_invoice_items=[{"price": ref("price", "p"), "quantity": 0}])),
          "item_quantity"),
@@ -89,7 +91,8 @@ def test_an_ended_schedule_is_neither_updated_nor_cancelled(status: str) -> None
 @pytest.mark.parametrize(
     ("params", "rule"),
     [
-        ({"product": ref("product", "p"), "currency": "usd", "unit_amount_decimal": "1.0000000000001"}, "decimal_amount"),
+        ({"product": ref("product", "p"), "currency": "usd", "unit_amount_decimal": "1.0000000000001"},
+         "decimal_amount"),
         ({"product": ref("product", "p"), "currency": "usd", "unit_amount_decimal": "-1"}, "decimal_amount"),
         ({"product": ref("product", "p"), "currency": "usd", "unit_amount_decimal": "1e3"}, "decimal_amount"),
         ({"product": ref("product", "p"), "currency": "usd"}, "price_amount"),

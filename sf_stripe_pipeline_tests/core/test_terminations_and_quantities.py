@@ -81,7 +81,8 @@ def test_a_future_termination_overrides_a_mapped_release() -> None:
     contract.change(termination, contract.a, -10, revises=contract.line_a)
     schedule = contract.schedule(field_defaults={"subscription_schedule": {"end_behavior": "release"}})
     assert schedule.params["end_behavior"] == "cancel" and schedule.end_now is None
-    renewing = _Contract(start="2025-01-01").schedule(field_defaults={"subscription_schedule": {"end_behavior": "release"}})
+    release = {"subscription_schedule": {"end_behavior": "release"}}
+    renewing = _Contract(start="2025-01-01").schedule(field_defaults=release)
     assert renewing.params["end_behavior"] == "release"
 
 

@@ -82,7 +82,9 @@ def test_a_warehouse_with_double_columns_is_upgraded_to_exact_decimals(tmp_path)
     """A warehouse made before numbers were exact: its DOUBLE columns become DECIMAL through their shortest text."""
     conn = duckdb.connect(str(tmp_path / "old.duckdb"))
     conn.execute("CREATE SCHEMA salesforce")
-    conn.execute('CREATE TABLE salesforce."OrderItem" ("Id" VARCHAR PRIMARY KEY, "UnitPrice" DOUBLE, "Quantity" DOUBLE)')
+    conn.execute(
+        'CREATE TABLE salesforce."OrderItem" ("Id" VARCHAR PRIMARY KEY, "UnitPrice" DOUBLE, "Quantity" DOUBLE)'
+    )
     conn.execute("""INSERT INTO salesforce."OrderItem" VALUES ('802000000000001AAA', 0.1, 3)""")
     prepare(conn)
     (row,) = conn.execute('SELECT "UnitPrice", "Quantity", _unstorable_numbers FROM salesforce."OrderItem"').fetchall()

@@ -112,7 +112,8 @@ class EvergreenDrafter(ContractDrafter):
         if drafted is None or quantity is None:
             return  # its problems (a decimal or missing quantity among them) are reported
         entry, candidate = drafted
-        aggregate.open(Slot(line["Id"], chain_origin(line), max(quantity, 0), without_quantity(entry), candidate.metered))
+        slot = Slot(line["Id"], chain_origin(line), max(quantity, 0), without_quantity(entry), candidate.metered)
+        aggregate.open(slot)
 
     def evergreen_amendment(
         self, amendment: Mapping[str, Any], aggregate: Aggregate, used_prices: set[str], linked: str

@@ -170,7 +170,11 @@ class MdqDrafter(ScheduleDrafter):
     def drop_unused_line_prices(self, ramp: Ramp, phases: list[dict], days: list[date]) -> None:
         """A segment at quantity 0 needs its own price only where its item stays in a phase at 0 (a pause nothing
         else bills); elsewhere its line price would be created only to be archived."""
-        used = {entry["price"]["$ref"] for phase in phases for entry in (*phase["items"], *phase.get("add_invoice_items", []))}
+        used = {
+            entry["price"]["$ref"]
+            for phase in phases
+            for entry in (*phase["items"], *phase.get("add_invoice_items", []))
+        }
         never_billed = {
             f"price:{key}" for key in ramp.items if all(quantity_on(ramp.changes, key, day) <= 0 for day in days)
         }
@@ -212,7 +216,9 @@ class MdqDrafter(ScheduleDrafter):
                 )
         return [*segments[:-1], replace(segments[-1], end=end)] if segments else []
 
-    def mdq_lines(self, order: Mapping[str, Any], ramp: Ramp, order_start: date, term: int, *, is_initial: bool) -> None:
+    def mdq_lines(
+        self, order: Mapping[str, Any], ramp: Ramp, order_start: date, term: int, *, is_initial: bool
+    ) -> None:
         """Record what each line of an order does to the ramp: a new item with its price, or a change in the
         quantity of the item it revises, over the part of its segment from the order's start. A segment line of the
         initial order may be 0 (a pause); other lines of a new order may not, and a 0 delta on an amendment changes

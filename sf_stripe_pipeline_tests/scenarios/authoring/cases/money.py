@@ -64,5 +64,6 @@ def money_ugx_is_zero_decimal(org: CpqOrg) -> None:
     """Ugandan shillings have no minor unit in Stripe: 185,000 UGX a month is unit_amount_decimal 185000, not 18500000
     (UGX was missing from the zero-decimal currencies)."""
     seat = org.product("Platform Seat", {"UGX": 185000})
-    org.order(org.account("Kampala Logistics", currency="UGX", BillingCountry="UG", BillingState=None,
-                          BillingPostalCode=None), [Line(seat, 3)], start="2025-04-01", activated=ACTIVATED_TODAY)  # fmt: skip
+    account = org.account("Kampala Logistics", currency="UGX", BillingCountry="UG", BillingState=None,
+                          BillingPostalCode=None)
+    org.order(account, [Line(seat, 3)], start="2025-04-01", activated=ACTIVATED_TODAY)
