@@ -220,3 +220,20 @@ def test_a_coupon_in_a_zero_decimal_currency() -> None:
     builder, _ = _coupon_order(Amount_Off__c=Decimal(500), CurrencyIsoCode="JPY")
     (coupon,) = [o for o in _assess(builder).objects if o.stripe_object == "coupon"]
     assert (coupon.params["amount_off"], coupon.params["currency"]) == (500, "jpy")
+
+
+def test_the_schemas_check_decimal_columns_as_numbers() -> None:
+    from sf_stripe_pipeline.core.schemas import records_frame, schema_failures
+
+    base = {"OrderId": "801A", "Product2Id": "01tA", "PricebookEntryId": "01uA"}
+    lines = [
+        {"Id": "802A", **base, "Quantity": Decimal("2"), "UnitPrice": Decimal("1234567890.123456789")},
+        {"Id": "802B", **base, "Quantity": Decimal("1"), "UnitPrice": Decimal("10"),
+         "SBQQ__ProrateMultiplier__c": Decimal("-1")},  # fmt: skip
+        {"Id": "802C", **base, "Quantity": Decimal("1"), "UnitPrice": "ten"},
+    ]
+    failures = schema_failures("OrderItem", records_frame("OrderItem", lines))
+    assert sorted(zip(failures["Id"], failures["column"], failures["check"], strict=True)) == [
+        ("802B", "SBQQ__ProrateMultiplier__c", "greater_than_or_equal_to(0)"),
+        ("802C", "UnitPrice", "coerce_dtype('float64')"),
+    ]
