@@ -60,6 +60,6 @@ def mdq_ramp_with_a_zero_segment(org: CpqOrg) -> None:
     three phases (year 2's item at quantity 0, as nothing else bills then); a later run inside year 2 changes
     nothing. The zero segment was read as a termination: the schedule stopped after year 1 and was cancelled once
     year 2 began."""
-    seat = org.product("Platform Seat", 10)
+    seat = org.product("Platform Seat", 120, frequency="Annual")  # yearly invoices keep the clock's advance cheap
     ramp = org.segments(seat, [10, 0, 30], start="2025-04-01")
     org.order(org.account("Vandelay Industries"), ramp, start="2025-04-01", term=36, activated=ACTIVATED_TODAY)
