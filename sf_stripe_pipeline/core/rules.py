@@ -224,7 +224,7 @@ class _StructuralRules:
     def single_product_evergreen_cancellation(self) -> Iterator[Violation]:
         if not any(map(_is_evergreen, self.billable_lines)) or not self.active_amendments:
             return
-        net_quantity: dict[str, float] = defaultdict(float)
+        net_quantity: dict[str, float] = defaultdict(int)
         for line in self.records.lines:
             net_quantity[chain_origin(line)] += line.get("Quantity") or 0
         cancelled = sorted(origin for origin, quantity in net_quantity.items() if quantity <= 0)

@@ -15,10 +15,13 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 Text = Series[str]
 Number = Series[float]
+"""Numbers are exact Decimals in the snapshot; a frame checks them as float64, which any Decimal (or int) column
+coerces to, because its checks are ranges (ge=0) and "is a number". Text that is no number fails `coerce_dtype`."""
 Flag = Series[pd.BooleanDtype]
 Day = Series[pa.DateTime]
 Instant = Series[pd.DatetimeTZDtype]
@@ -45,6 +48,13 @@ class _Record(pa.DataFrameModel):
     IsDeleted: Flag = _optional()
     CurrencyIsoCode: Text = _optional(str_length={"min_value": 3, "max_value": 3})
     LastModifiedDate: Instant = _instant()
+    unstorable_numbers: Text = pa.Field(alias=UNSTORABLE_NUMBERS, nullable=True)
+    """Numbers the warehouse could not hold exactly (more digits than a Salesforce number has, or no number)."""
+
+    @pa.check(UNSTORABLE_NUMBERS)
+    @classmethod
+    def number_stored_exactly(cls, flags: pd.Series) -> pd.Series:
+        return flags.isna()
 
     class Config:
         strict = False  # extraction adds flags such as `_passes_filter`

@@ -10,6 +10,7 @@ Secrets reach the resource only as `dagster.EnvVar`s (see `defs/resources.py`).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import dagster as dg
@@ -19,6 +20,8 @@ from sf_stripe_pipeline import home
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
 
 API_VERSION = "62.0"
+EXACT_NUMBERS: dict[str, Any] = {"parse_float": Decimal}
+"""Salesforce numbers are parsed as Decimal, never float: money stays exact from the first byte (spec F18)."""
 
 
 class SalesforceResource(dg.ConfigurableResource):
@@ -46,7 +49,9 @@ class SalesforceResource(dg.ConfigurableResource):
 
     def get_client(self) -> Salesforce:
         if self.access_token:
-            return Salesforce(instance_url=self.instance_url, session_id=self.access_token, version=self.api_version)
+            return Salesforce(
+                instance_url=self.instance_url, session_id=self.access_token, version=self.api_version, **EXACT_NUMBERS
+            )
         if self.username and self.consumer_key:
             return Salesforce(
                 username=self.username,
@@ -54,6 +59,7 @@ class SalesforceResource(dg.ConfigurableResource):
                 privatekey_file=self.private_key_file,
                 domain=self.domain,
                 version=self.api_version,
+                **EXACT_NUMBERS,
             )
         if self.username:
             return Salesforce(
@@ -62,6 +68,7 @@ class SalesforceResource(dg.ConfigurableResource):
                 security_token=self.security_token,
                 domain=self.domain,
                 version=self.api_version,
+                **EXACT_NUMBERS,
             )
         return SalesforceSandbox(self.sandbox_dir or home.salesforce_sandbox_dir()).client()
 
