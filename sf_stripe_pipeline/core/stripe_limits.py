@@ -21,6 +21,9 @@ against Stripe. Data, not behaviour. Sources:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 SUPPORTED_CURRENCIES = frozenset(
     """
@@ -285,3 +288,68 @@ STRING_MAX_LENGTHS: dict[str, dict[str, int]] = {
         "items.price_data.product": 5000,
     },
 }
+
+
+CREATE_PARAMS = {
+    "customer": "CustomerCreateParams",
+    "product": "ProductCreateParams",
+    "price": "PriceCreateParams",
+    "coupon": "CouponCreateParams",
+    "subscription_schedule": "SubscriptionScheduleCreateParams",
+    "subscription": "SubscriptionCreateParams",
+    "invoice_item": "InvoiceItemCreateParams",
+    "invoice": "InvoiceCreateParams",
+}
+"""The stripe-python params class each object the sync writes is created with (the key of STRING_MAX_LENGTHS)."""
+
+
+@dataclass(frozen=True)
+class StringProblem:
+    """A string Stripe would refuse, at `path` in the params (keys and list indices)."""
+
+    path: tuple[str | int, ...]
+    rule: str
+    """`control_characters` or `stripe_field_limit`."""
+    message: str
+
+    @property
+    def param(self) -> str:
+        """The parameter as STRING_MAX_LENGTHS names it: `phases.items.metadata.plan` (no list indices)."""
+        return ".".join(step for step in self.path if isinstance(step, str))
+
+
+def string_problems(stripe_object: str, params: Mapping[str, Any]) -> Iterator[StringProblem]:
+    """Every string in create `params` of `stripe_object` that Stripe refuses: over its parameter's documented length,
+    or holding a control character (in metadata keys too). Emoji and other Unicode text are fine."""
+    limits = STRING_MAX_LENGTHS.get(CREATE_PARAMS.get(stripe_object, ""), {})
+    yield from _string_problems(params, (), limits)
+
+
+def _string_problems(value: Any, path: tuple[str | int, ...], limits: Mapping[str, int]) -> Iterator[StringProblem]:
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            if isinstance(key, str) and (found := _control_character(key)):
+                yield StringProblem((*path, key), "control_characters", f"the key {key!r} {found}")
+            yield from _string_problems(child, (*path, key), limits)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _string_problems(child, (*path, index), limits)
+    elif isinstance(value, str):
+        if found := _control_character(value):
+            yield StringProblem(path, "control_characters", f"the value {found}")
+        problem = StringProblem(path, "stripe_field_limit", "")
+        limit = limits.get(problem.param)
+        if limit is not None and len(value) > limit:
+            yield replace(
+                problem, message=f"{len(value)} characters ({value[:30]!r}...); Stripe takes at most {limit}"
+            )
+
+
+def _control_character(text: str) -> str | None:
+    found = CONTROL_CHARACTERS.search(text)
+    if found is None:
+        return None
+    return (
+        f"contains the control character {found.group()!r} at position {found.start()}; Stripe refuses null bytes "
+        "and other control characters"
+    )
