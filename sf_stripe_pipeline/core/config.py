@@ -147,14 +147,23 @@ def _reference_problems(config: SyncConfig) -> list[tuple[str, str]]:
     return problems
 
 
+_STATIC_VALUE_MEMBERS = ("str", "int", "float", "bool")
+"""How pydantic names the members of StaticValue in an error's location; one problem is reported for all four."""
+
+
 def _validation_problems(error: ValidationError) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for detail in error.errors():
         if detail["type"] == _CONFIG_PROBLEMS:
             problems.extend(tuple(problem) for problem in detail["ctx"]["problems"])
-        else:
-            reason = detail["msg"].removeprefix("Value error, ")
-            problems.append((".".join(str(part) for part in detail["loc"]), reason))
+            continue
+        location = [str(part) for part in detail["loc"]]
+        reason = detail["msg"].removeprefix("Value error, ")
+        if location and location[-1] in _STATIC_VALUE_MEMBERS:
+            location, reason = location[:-1], "expected a static value: a text, a number or true/false"
+        problem = (".".join(location), reason)
+        if problem not in problems:
+            problems.append(problem)
     return problems
 
 
@@ -196,6 +205,13 @@ class _StrictLoader(yaml.SafeLoader):
     def _key_path(self, node: yaml.MappingNode, key: Any) -> str:
         return ".".join([*self._parents.get(id(node), ()), str(key)])
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A date YAML cannot build (2025-02-30) stays text, so validation names its key instead of crashing."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         node = super().compose_node(parent, index)
         if isinstance(node, yaml.MappingNode):
@@ -204,6 +220,9 @@ class _StrictLoader(yaml.SafeLoader):
                 path = (*path, str(index.value))
             self._parents[id(node)] = path
         return node
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:
