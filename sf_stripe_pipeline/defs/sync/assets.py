@@ -21,13 +21,13 @@ A dry run materializes everything up to `sync_plan` and stops there.
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sf_stripe_pipeline import clock, warehouse
 from sf_stripe_pipeline.apply import apply_plan
@@ -71,10 +71,26 @@ class SyncScopeConfig(dg.Config):
         description="Manual sync: sync the contracts of these orders (initial or amendment) and ignore the "
         "partition window.",
     )
+    since: str | None = Field(
+        default=None,
+        description="A backfill in one partition: the window starts at this date (YYYY-MM-DD, UTC) instead of the "
+        "partition's own start, and ends where the partition (or range) ends. However old the date, Dagster "
+        "then keeps one partition's records, not one per day.",
+    )
+
+    @field_validator("since")
+    @classmethod
+    def _a_date(cls, since: str | None) -> str | None:
+        if since is not None:
+            date.fromisoformat(since)  # ValueError names the bad date
+        return since
 
 
-def _window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
+def _window(context: dg.AssetExecutionContext, config: SyncScopeConfig) -> tuple[datetime, datetime]:
     window = context.partition_time_window
+    if config.since:
+        since = date.fromisoformat(config.since)
+        return min(datetime(since.year, since.month, since.day, tzinfo=UTC), window.start), window.end
     return window.start, window.end
 
 
@@ -120,7 +136,9 @@ def validated_contracts(
         if config.order_ids:
             contracts = contracts_in_scope(build_contracts(org_snapshot), org_snapshot, order_ids=config.order_ids)
         else:
-            contracts = contracts_in_scope(build_contracts(org_snapshot), org_snapshot, window=_window(context))
+            contracts = contracts_in_scope(
+                build_contracts(org_snapshot), org_snapshot, window=_window(context, config)
+            )
         assessments = assess_contracts(
             contracts, org_snapshot, sync_config(), today=clock.now().date(), instance_url=instance_url
         )
