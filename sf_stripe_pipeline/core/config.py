@@ -243,7 +243,8 @@ def load_config(path: str | Path) -> SyncConfig:
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as error:
-        raise ConfigError(source, [(error.key_path, f"set twice (lines {error.first_line} and {error.line})")]) from None
+        reason = f"set twice (lines {error.first_line} and {error.line})"
+        raise ConfigError(source, [(error.key_path, reason)]) from None
     except yaml.YAMLError as error:
         raise ConfigError(source, [("", _yaml_problem(error))]) from None
     return parse_config(data, source)

@@ -95,7 +95,9 @@ def build_contracts(org: OrgSnapshot) -> list[Contract]:
         else:
             amendments[initial["Id"]].append(order)
     missing_orders = {
-        line["OrderId"] for line in org.records("OrderItem") if line.get("OrderId") and not org.get("Order", line["OrderId"])
+        line["OrderId"]
+        for line in org.records("OrderItem")
+        if line.get("OrderId") and org.get("Order", line["OrderId"]) is None
     }
     contracts = []
     for order_id in sorted([*initial_ids, *missing_orders]):

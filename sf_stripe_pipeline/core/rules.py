@@ -406,8 +406,8 @@ class _StructuralRules:
             yield "Order", order, "EffectiveDate", "EndDate"
             if (quote := quote_of(self.org, order)) is not None:
                 yield "SBQQ__Quote__c", quote, "SBQQ__StartDate__c", "SBQQ__EndDate__c"
-            for line in self._lines_of(order):
-                yield "OrderItem", line, "ServiceDate", "EndDate"
+        for _, line in self._synced_lines():
+            yield "OrderItem", line, "ServiceDate", "EndDate"
 
     def dates_in_order(self) -> Iterator[Violation]:
         for sobject, record, start_field, end_field in self._dated_records():
@@ -433,56 +433,58 @@ class _StructuralRules:
                         f"{field_name} {value} is before 1970-01-01, where Stripe's timestamps begin",
                     )
 
-    def line_activated(self) -> Iterator[Violation]:
-        for order in self.synced_orders:
+    def _synced_lines(self) -> Iterator[tuple[int, dict]]:
+        """(position of its order, line) for each billable line of the orders drafted into Stripe objects."""
+        for position, order in enumerate(self.synced_orders):
             for line in self._lines_of(order):
-                if line.get("IsDeleted") or not line.get("SBQQ__Activated__c"):
-                    yield Violation.on(
-                        "line_activated",
-                        "OrderItem",
-                        line["Id"],
-                        "The order line was deleted or not activated. Activate the order's "
-                        "lines (SBQQ__Activated__c) and do not delete them.",
-                    )
+                yield position, line
+
+    def line_activated(self) -> Iterator[Violation]:
+        for _, line in self._synced_lines():
+            if line.get("IsDeleted") or not line.get("SBQQ__Activated__c"):
+                yield Violation.on(
+                    "line_activated",
+                    "OrderItem",
+                    line["Id"],
+                    "The order line was deleted or not activated. Activate the order's "
+                    "lines (SBQQ__Activated__c) and do not delete them.",
+                )
 
     def new_line_quantity(self) -> Iterator[Violation]:
         """A line that adds something (an initial order's line, or an amendment line revising nothing) needs a
         quantity: Stripe bills no item of quantity 0 and a phase of only such items is refused."""
-        for position, order in enumerate(self.synced_orders):
-            for line in self._lines_of(order):
-                adds = position == 0 or not line.get("SBQQ__RevisedOrderProduct__c")
-                if adds and line.get("Quantity") is not None and line["Quantity"] == 0:
-                    yield Violation.on(
-                        "new_line_quantity",
-                        "OrderItem",
-                        line["Id"],
-                        "Quantity is 0 on a line that adds a product: give it a quantity, or remove the line",
-                    )
+        for position, line in self._synced_lines():
+            adds = position == 0 or not line.get("SBQQ__RevisedOrderProduct__c")
+            if adds and line.get("Quantity") is not None and line["Quantity"] == 0:
+                yield Violation.on(
+                    "new_line_quantity",
+                    "OrderItem",
+                    line["Id"],
+                    "Quantity is 0 on a line that adds a product: give it a quantity, or remove the line",
+                )
 
     def line_terms_positive(self) -> Iterator[Violation]:
-        for order in self.synced_orders:
-            for line in self._lines_of(order):
-                term = line.get("SBQQ__SubscriptionTerm__c")
-                if line.get("SBQQ__SubscriptionPricing__c") is not None and term is not None and term <= 0:
-                    yield Violation.on(
-                        "subscription_term_positive",
-                        "OrderItem",
-                        line["Id"],
-                        f"SBQQ__SubscriptionTerm__c is {term:g}: a subscription line runs for at least one month",
-                    )
+        for _, line in self._synced_lines():
+            term = line.get("SBQQ__SubscriptionTerm__c")
+            if line.get("SBQQ__SubscriptionPricing__c") is not None and term is not None and term <= 0:
+                yield Violation.on(
+                    "subscription_term_positive",
+                    "OrderItem",
+                    line["Id"],
+                    f"SBQQ__SubscriptionTerm__c is {term:g}: a subscription line runs for at least one month",
+                )
 
     def prorate_multiplier_positive(self) -> Iterator[Violation]:
-        for order in self.synced_orders:
-            for line in self._lines_of(order):
-                multiplier = line.get("SBQQ__ProrateMultiplier__c")
-                if multiplier is not None and multiplier <= 0:
-                    yield Violation.on(
-                        "prorate_multiplier_positive",
-                        "OrderItem",
-                        line["Id"],
-                        f"SBQQ__ProrateMultiplier__c is {multiplier:g}: CPQ's price multiplier of a line that bills "
-                        "is above 0 (term / billing months); a 0 or negative one would bill nothing or a credit",
-                    )
+        for _, line in self._synced_lines():
+            multiplier = line.get("SBQQ__ProrateMultiplier__c")
+            if multiplier is not None and multiplier <= 0:
+                yield Violation.on(
+                    "prorate_multiplier_positive",
+                    "OrderItem",
+                    line["Id"],
+                    f"SBQQ__ProrateMultiplier__c is {multiplier:g}: CPQ's price multiplier of a line that bills is "
+                    "above 0 (term / billing months); a 0 or negative one would bill nothing or a credit",
+                )
 
     def revision_chain(self) -> Iterator[Violation]:
         """F30: an amendment line's SBQQ__RevisedOrderProduct__c names the original line of its chain, a line of an

@@ -36,7 +36,9 @@ _COLUMNS = [
     "run_id", "partition_key", "contract_key", "order_ids", "account_id", "status", "violations", "synced_order_ids",
     "failing_order_id", "skipped", "objects", "coupon_links",
 ]
-_VERDICT_COLUMNS = "contract_key, order_ids, account_id, status, violations, synced_order_ids, failing_order_id, skipped"
+_VERDICT_COLUMNS = (
+    "contract_key, order_ids, account_id, status, violations, synced_order_ids, failing_order_id, skipped"
+)
 
 
 def _link_json(link: coupons.CouponLink) -> dict:

@@ -93,7 +93,8 @@ def test_a_line_level_error_fails_its_own_amendment() -> None:
 
 def test_a_product_used_only_by_an_amendment_fails_that_amendment_not_the_contract() -> None:
     contract = _Contract()
-    broken = contract.builder.entry(contract.builder.product(Name="Broken", SBQQ__BillingFrequency__c="Invoice Plan"), 7)
+    invoice_plan = contract.builder.product(Name="Broken", SBQQ__BillingFrequency__c="Invoice Plan")
+    broken = contract.builder.entry(invoice_plan, 7)
     amendment = contract.amend()
     contract.add(amendment, broken, 1)
     assessment = contract.assess()

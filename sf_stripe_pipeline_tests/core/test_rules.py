@@ -212,7 +212,9 @@ def test_every_amendment_passes_filter() -> None:
     org = _Org()
     initial = org.order()
     org.line(initial)
-    skipped_by_filter, passing = [org.builder.order(org.account, amends=initial, _passes_filter=p) for p in (False, True)]
+    skipped_by_filter, passing = (
+        org.builder.order(org.account, amends=initial, _passes_filter=passes) for passes in (False, True)
+    )
     for amendment in (skipped_by_filter, passing):
         org.line(amendment)
     violation = _only(org.builder, "amendments_pass_filter")
