@@ -61,8 +61,9 @@ order or a record every order shares fails, or a synced order fails); an order d
 
 # Rules after which translating the contract would be meaningless (or impossible): they are reported alone.
 FAULT_OF_THE_ORDER_BEFORE = frozenset({"termination_is_last"})
-"""Rules raised on an order that belong to the order before it: a termination with amendments queued after it is
-not processed (spec §1.10), so the termination fails and the amendments after it wait."""
+"""Rules raised on an order that belong to the order before it while that one is not synced yet: a termination with
+amendments queued after it is not processed (spec §1.10), so the termination fails and the amendments after it
+wait. Once the termination is in Stripe, the amendment after it is the one that fails."""
 BLOCKING_RULES = frozenset(
     {"quote_present", "initial_order_found", "amendment_cycle", "account_present", "order_present", "not_yet_supported"}
 )
@@ -826,7 +827,9 @@ class _ContractAssessor:
             return None
         violations = self._evaluate(length).violations
         blamed = [violation for violation in violations if violation.rule in FAULT_OF_THE_ORDER_BEFORE]
-        return (length - 1, blamed) if blamed and length > 1 else (length, violations)
+        if blamed and length > 1 and not (self.org.get("Order", self.sequence[length - 2]) or {}).get("Stripe_ID__c"):
+            return length - 1, blamed
+        return length, violations
 
     def _first_failing_length(self) -> int | None:
         """The number of orders (in sequence) up to and including the first failing one; None if none fails.

@@ -228,3 +228,14 @@ def test_an_initial_order_outside_the_order_filter_fails_even_when_its_amendment
     assessment = contract.assess()
     assert assessment.status == QUARANTINED and assessment.objects == []
     assert [v.rule for v in assessment.violations] == ["initial_order_passes_filter"]
+
+
+def test_an_amendment_after_a_synced_termination_fails_itself() -> None:
+    contract = _Contract(Stripe_ID__c="sub_sched_1")
+    termination = contract.amend("2025-06-01", 10, Stripe_ID__c="sub_sched_1")
+    contract.add(termination, contract.seats, -5, SBQQ__RevisedOrderProduct__c=contract.seat_line["Id"])
+    later = contract.amend("2025-07-01", 9)
+    contract.add(later, contract.support, 1)
+    assessment = contract.assess()
+    assert assessment.status == PARTIAL and assessment.failing_order_id == later["Id"]
+    assert assessment.synced_order_ids == (contract.initial["Id"], termination["Id"])
