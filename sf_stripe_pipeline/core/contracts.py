@@ -38,6 +38,9 @@ class Contract:
     amendment_order_ids: tuple[str, ...]
     """Ordered by quote start date, then LastModifiedDate."""
     account_id: str | None
+    held_order_ids: tuple[str, ...] = ()
+    """When only a prefix of the contract is drafted (an amendment fails), the activated orders after it: they exist in
+    Salesforce, so facts CPQ keeps about the latest amendment (MDQ's SBQQ__AmendmentStartDate__c) belong to them."""
 
     @property
     def order_ids(self) -> tuple[str, ...]:

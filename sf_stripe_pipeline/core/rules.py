@@ -287,7 +287,6 @@ class _StructuralRules:
             self.dates_in_order,
             self.dates_after_epoch,
             self.line_activated,
-            self.new_line_quantity,
             self.line_terms_positive,
             self.prorate_multiplier_positive,
             self.revision_chain,
@@ -449,19 +448,6 @@ class _StructuralRules:
                     line["Id"],
                     "The order line was deleted or not activated. Activate the order's "
                     "lines (SBQQ__Activated__c) and do not delete them.",
-                )
-
-    def new_line_quantity(self) -> Iterator[Violation]:
-        """A line that adds something (an initial order's line, or an amendment line revising nothing) needs a
-        quantity: Stripe bills no item of quantity 0 and a phase of only such items is refused."""
-        for position, line in self._synced_lines():
-            adds = position == 0 or not line.get("SBQQ__RevisedOrderProduct__c")
-            if adds and line.get("Quantity") is not None and line["Quantity"] == 0:
-                yield Violation.on(
-                    "new_line_quantity",
-                    "OrderItem",
-                    line["Id"],
-                    "Quantity is 0 on a line that adds a product: give it a quantity, or remove the line",
                 )
 
     def line_terms_positive(self) -> Iterator[Violation]:
@@ -861,7 +847,11 @@ class _ContractAssessor:
         """Every violation of the sequence's first `length` orders, and their desired objects when there is none."""
         if length in self._evaluated:
             return self._evaluated[length]
-        contract = replace(self.sequenced, amendment_order_ids=tuple(self.sequence[1:length]))
+        contract = replace(
+            self.sequenced,
+            amendment_order_ids=tuple(self.sequence[1:length]),
+            held_order_ids=tuple(self.sequence[length:]),
+        )
         records = self.records if length == len(self.sequence) else _records_of(self.org, contract)
         record_ids = sorted({row["Id"] for rows in records.by_object.values() for row in rows})
         schema = [found for record_id in record_ids for found in self.schema_by_id.get(record_id, [])]
@@ -874,9 +864,7 @@ class _ContractAssessor:
         if not blocked and not any(check.startswith(_TYPE_CHECKS) for check, _ in schema):
             draft = draft_contract(self.context, contract)
             found = list(_StripeParamRules(self.context.mapper, draft.objects).all())
-            # Until drafting drops its own customer phone check, the general rule supersedes it on the same record.
-            superseded = {(v.rule, v.sf_object, v.sf_id) for v in found}
-            violations += [v for v in draft.problems if (v.rule, v.sf_object, v.sf_id) not in superseded]
+            violations += draft.problems
             violations += found
             objects, links = draft.objects, draft.coupon_links
         evaluation = _Evaluation(violations, [] if violations else objects, [] if violations else links)

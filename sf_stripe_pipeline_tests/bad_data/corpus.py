@@ -259,7 +259,7 @@ def prorate_multiplier_negative(corpus: Corpus) -> Placed:
 # -- quantities and amounts (F24, F17) ---------------------------------------------------------------------------
 
 
-@case(QUARANTINED, "new_line_quantity")
+@case(QUARANTINED, "positive_quantity")
 def quantity_zero_on_a_new_line(corpus: Corpus) -> Placed:
     """A new order whose only line has quantity 0 (Stripe would get an empty phase)."""
     return _on_line(corpus.order([Line(corpus.seat, 0)]))

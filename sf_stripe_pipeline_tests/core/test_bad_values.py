@@ -127,7 +127,7 @@ def test_a_prorate_multiplier_of_zero_is_refused() -> None:
 def test_quantity_zero_on_a_new_line_is_refused_but_not_on_a_reduction() -> None:
     org = _Org()
     org.line["Quantity"] = 0
-    assert org.only("new_line_quantity").sf_id == org.line["Id"]
+    assert org.only("positive_quantity").sf_id == org.line["Id"]
     org = _Org()
     org.amend(quantity=-2, SBQQ__RevisedOrderProduct__c=org.line["Id"])
     assert org.violations() == []
@@ -145,7 +145,7 @@ def test_numeric_rules_hold_for_decimal_values() -> None:
         for sobject, rows in org.builder.org.items()
     }
     rules = {v.rule for v in org.violations(OrgSnapshot(typed))}
-    assert {"new_line_quantity", "prorate_multiplier_positive", "subscription_term_positive"} <= rules
+    assert {"positive_quantity", "prorate_multiplier_positive", "subscription_term_positive"} <= rules
 
 
 @pytest.mark.parametrize(

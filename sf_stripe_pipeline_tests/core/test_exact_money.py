@@ -165,10 +165,10 @@ def test_a_non_terminating_per_period_amount_has_twelve_places_and_its_own_price
 
 def test_zero_decimal_and_three_decimal_currencies() -> None:
     builder = OrgBuilder()
-    account = builder.account()
     for currency, price in (("UGX", "45000"), ("KWD", "12.345"), ("JPY", "1000")):
         entry = builder.entry(builder.product(Name=currency), Decimal(price), CurrencyIsoCode=currency)
-        order = builder.order(account, CurrencyIsoCode=currency)
+        # One account per currency: a Stripe customer bills in one currency at a time (spec 1.5).
+        order = builder.order(builder.account(Name=f"{currency} Corp"), CurrencyIsoCode=currency)
         builder.line(order, entry, unit_price=Decimal(price) * 12, CurrencyIsoCode=currency)
     org = builder.snapshot()
     assessments = assess_contracts(build_contracts(org), org, config(), today=TODAY, instance_url=INSTANCE_URL)
@@ -178,7 +178,10 @@ def test_zero_decimal_and_three_decimal_currencies() -> None:
         for o in a.objects
         if o.stripe_object == "price"
     }
-    assert amounts == {"ugx": "45000", "kwd": "12345", "jpy": "1000"}
+    assert amounts == {"ugx": "45000", "jpy": "1000"}
+    # The emulated (US) Stripe account does not present in KWD: a named rule, not a price in the wrong unit.
+    rules = {(v.rule, v.sf_object) for a in assessments.values() for v in a.violations}
+    assert ("currency_supported", "PricebookEntry") in rules
 
 
 # -- coupons (F44) ---------------------------------------------------------------------------------------------

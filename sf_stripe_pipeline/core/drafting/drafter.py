@@ -63,8 +63,6 @@ USAGE_TYPES = {
 }
 DESCRIPTION_LIMIT = 350
 SHIPPING_PHONE_LIMIT = 20
-CUSTOMER_PHONE_LIMIT = 20
-"""Stripe refuses a longer customer `phone`; the connector truncates only `shipping.phone` (spec F13)."""
 PRORATE_MULTIPLIER_TOLERANCE = Decimal("1e-10")
 PAYMENT_TERM_PATHS = frozenset(
     {"default_settings.collection_method", "default_settings.invoice_settings.days_until_due"}
@@ -239,15 +237,6 @@ class ContractDrafter:
         mapped = self._map("customer", "Account", account)
         params = self._build(mapped.values, "Account", account)
         cleared = list(mapped.empty_paths)
-        phone = params.get("phone")
-        if phone is not None and len(str(phone)) > CUSTOMER_PHONE_LIMIT:
-            self.problem(
-                "stripe_field_limit",
-                "Account",
-                account["Id"],
-                f"Phone {phone!r} has {len(str(phone))} characters; a Stripe customer's phone takes at most "
-                f"{CUSTOMER_PHONE_LIMIT}. Shorten it (for example move the extension to another field).",
-            )
         if "description" in params:
             params["description"] = str(params["description"])[:DESCRIPTION_LIMIT]
         shipping = params.get("shipping")

@@ -315,6 +315,8 @@ class MdqDrafter(ScheduleDrafter):
 
     def check_amendment_start(self, amendment: Mapping[str, Any], amendment_start: date | None) -> None:
         """F42: the contract's SBQQ__AmendmentStartDate__c names the latest amendment's start."""
+        if self.contract.held_order_ids:
+            return  # a later amendment exists: the date is its start, checked when it is drafted
         contract_id = amended_contract_id(self.org, amendment)
         declared = (self.org.get("Contract", contract_id) or {}).get("SBQQ__AmendmentStartDate__c")
         if declared is None:
