@@ -31,7 +31,15 @@ import duckdb
 import stripe
 from simple_salesforce import Salesforce
 
-from sf_stripe_pipeline.core import Contract, DesiredObject, PlannedOperation, PlanningNote, Violation, build_contracts, coupons
+from sf_stripe_pipeline.core import (
+    Contract,
+    ContractVerdict,
+    DesiredObject,
+    PlannedOperation,
+    PlanningNote,
+    Violation,
+    coupons,
+)
 from sf_stripe_pipeline.core.desired import is_ref, refs_in
 from sf_stripe_pipeline.core.org import OrgSnapshot
 from sf_stripe_pipeline.core.plan import AUTO_ARCHIVE_KEY, idempotency_key, payload_hash
@@ -220,8 +228,6 @@ def apply_plan(
     ids = {**actual.found_ids(conn), **known_ids}
     record_in_ledger(conn, desired_by_ref, ids, known_ids, run_id=run_id, now=now)
     org_snapshot = org.load_org(conn)
-    valid_keys = validation.valid_keys(conn)
-    valid_contracts = [contract for contract in build_contracts(org_snapshot) if contract.key in valid_keys]
     coupon_links = desired.load_coupon_links(conn)
     instance_url = f"https://{sf_client.sf_instance}"
 
@@ -240,7 +246,7 @@ def apply_plan(
 
     quarantined = validation.quarantined(conn)
     records, amendment_write_backs = sync_records_for(
-        valid_contracts, quarantined, outcomes, plan.load_notes(conn), desired_by_ref, ids, org_snapshot
+        validation.verdicts(conn), outcomes, plan.load_notes(conn), desired_by_ref, ids, org_snapshot
     )
     written = write_back(sf_client, desired_by_ref, ids, amendment_write_backs, coupon_links, created_snapshots, outcomes)
     audit_rows += _append_audit(conn, audit.write_back_rows(run_id, partition, datetime.now(UTC), written))
@@ -374,19 +380,16 @@ def _renumbered(op: PlannedOperation, seq: int) -> PlannedOperation:
 
 
 def sync_records_for(
-    valid_contracts: Sequence[Contract],
-    quarantined: Sequence[tuple[Contract, list[Violation]]],
+    verdicts: Sequence[ContractVerdict],
     outcomes: Sequence[OperationOutcome],
     notes: Sequence[PlanningNote],
     desired_by_ref: Mapping[str, DesiredObject],
     ids: Mapping[str, str],
     org_snapshot: OrgSnapshot,
 ) -> tuple[list[sync_records.SyncRecord], list[tuple[str, str, str]]]:
-    """The Sync_Record__c verdicts of every contract in scope, and the amendment orders that must name what their
-    contract became in Stripe (F30, F40)."""
-    records: list[sync_records.SyncRecord] = []
-    for contract, violations in quarantined:
-        records += sync_records.rejection_records(contract, violations)
+    """The Sync_Record__c verdicts of every contract in scope, order by order (the failing order's errors, the
+    orders skipped, the synced orders' success or the errors of their operations), and the synced amendment orders
+    that must name what their contract became in Stripe (F30, F40)."""
     notes_by_contract: dict[str, list[PlanningNote]] = {}
     for note in notes:
         for key in note.contract_keys:
@@ -396,14 +399,19 @@ def sync_records_for(
         for key in outcome.operation.contract_keys:
             outcomes_by_contract.setdefault(key, []).append(outcome)
     primary_by_order = _primary_by_order(desired_by_ref, ids)
+    records: list[sync_records.SyncRecord] = []
     amendment_write_backs: list[tuple[str, str, str]] = []
-    for contract in valid_contracts:
-        primary = primary_by_order.get(contract.initial_order_id)
+    for verdict in verdicts:
+        records += sync_records.verdict_records(verdict)
+        synced = verdict.synced_contract
+        if synced is None:
+            continue
+        primary = primary_by_order.get(synced.initial_order_id)
         contract_records = sync_records.outcome_records(
-            contract, outcomes_by_contract.get(contract.key, []), notes_by_contract.get(contract.key, []), primary
+            synced, outcomes_by_contract.get(synced.key, []), notes_by_contract.get(synced.key, []), primary
         )
         records += contract_records
-        amendment_write_backs += sync_records.amendment_write_backs(contract, contract_records, primary, org_snapshot)
+        amendment_write_backs += sync_records.amendment_write_backs(synced, contract_records, primary, org_snapshot)
     return records, amendment_write_backs
 
 

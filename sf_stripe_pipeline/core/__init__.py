@@ -1,11 +1,13 @@
 """The functional core of the Salesforce CPQ -> Stripe Billing sync: pure functions over plain data.
 
-    OrgSnapshot --build_contracts--> contracts --contracts_in_scope--> in scope
-        --validate_contracts / assess_contracts--> violations per contract (quarantined whole)
-        --desired_state--> desired Stripe objects --plan_operations(actual Stripe state)--> operations
+    OrgSnapshot --build_contracts--> contracts --contracts_in_scope--> in scope (activated or changed in a window)
+        --assess_contracts--> per contract: the orders synced, the failing order and its violations, the waiting ones
+        --desired_state--> desired Stripe objects --build_plan(actual Stripe state)--> operations
+        --limits.withhold_destructive--> the operations a run may apply
 
 No I/O, no clock and no environment here (except reading the config file): the Dagster shell extracts,
-reads Stripe, applies the plan and writes back. The unit of sync is a contract (initial order + amendments).
+reads Stripe, applies the plan and writes back. The unit of sync is a contract (initial order + amendments),
+applied order by order.
 """
 
 from sf_stripe_pipeline.core.config import ConfigError, SyncConfig, load_config, parse_config
@@ -13,9 +15,9 @@ from sf_stripe_pipeline.core.contracts import Contract, build_contracts, contrac
 from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, ref
 from sf_stripe_pipeline.core.plan import Plan, PlannedOperation, PlanningNote, build_plan, plan_operations
 from sf_stripe_pipeline.core.org import OrgSnapshot
-from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts, validate_contracts
+from sf_stripe_pipeline.core.rules import ContractAssessment, ContractVerdict, assess_contracts, validate_contracts
 from sf_stripe_pipeline.core.schemas import SCHEMAS, schema_failures
-from sf_stripe_pipeline.core.translate import desired_state
+from sf_stripe_pipeline.core.translate import desired_state, merge_desired
 from sf_stripe_pipeline.core.violations import Violation
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "ConfigError",
     "Contract",
     "ContractAssessment",
+    "ContractVerdict",
     "DesiredObject",
     "OrgSnapshot",
     "Plan",
@@ -37,6 +40,7 @@ __all__ = [
     "contracts_in_scope",
     "desired_state",
     "load_config",
+    "merge_desired",
     "parse_config",
     "plan_operations",
     "ref",

@@ -42,7 +42,7 @@ class Slot:
 
     line_id: str
     origin: str
-    quantity: float
+    quantity: int
     entry: dict
     """The phase item params (price ref, metadata, discounts); quantity is added when the phase is laid out."""
     metered: bool = False
@@ -60,7 +60,7 @@ class Aggregate:
     def open(self, slot: Slot) -> None:
         self.slots.append(slot)
 
-    def net(self, origin: str, units: float) -> str | None:
+    def net(self, origin: str, units: int) -> str | None:
         """Take `units` from the origin's chain, newest slot first; an error message when that is impossible."""
         chain = [slot for slot in self.slots if slot.origin == origin]
         if not chain:
@@ -134,13 +134,13 @@ def amendment_date_problems(
     initial_start: date,
     initial_end: date,
     start: date,
-    term: float,
+    term: int,
     quote_end: date | None,
     non_anniversary: bool,
 ) -> list[tuple[str, str]]:
     """(rule, message) for every date rule an amendment breaks."""
     problems = []
-    end = quote_end or add_months(start, int(term))
+    end = quote_end or add_months(start, term)
     if not initial_start <= start < initial_end:
         problems.append(
             (
@@ -164,7 +164,7 @@ def amendment_date_problems(
                 (
                     "whole_month_term",
                     "The amendment order subscription term doesn't equal a number of whole months between the "
-                    f"start and end date: term {term:g}, but {start} to {end} is {months} whole months.",
+                    f"start and end date: term {term}, but {start} to {end} is {months} whole months.",
                 )
             )
     elif not same_day_of_month(initial_start, start):
@@ -179,8 +179,8 @@ def amendment_date_problems(
     return problems
 
 
-def proration_months(term: float, frequency_months: int, *, partial_month: bool) -> int:
+def proration_months(term: int, frequency_months: int, *, partial_month: bool) -> int:
     """F32, Month precision: months an amendment's new line runs before the next billing date (0: on a cycle).
     A co-terminating amendment's term ends on a billing date, so what is left over is `term % frequency`; a
     partial month (non-anniversary start) counts as a whole one, as CPQ's Month precision does."""
-    return int(term + (1 if partial_month else 0)) % frequency_months
+    return (term + (1 if partial_month else 0)) % frequency_months

@@ -16,9 +16,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from sf_stripe_pipeline.core.paths import TARGET_SOURCES, check_stripe_path, parse_salesforce_path
+from sf_stripe_pipeline.core.stripe_limits import SUPPORTED_CURRENCIES
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 from sf_stripe_pipeline.salesforce.filters import FilterError, parse_filter
-from sf_stripe_pipeline.core.paths import TARGET_SOURCES, check_stripe_path, parse_salesforce_path
 
 StaticValue = str | int | float | bool
 
@@ -26,13 +27,21 @@ _CONFIG_PROBLEMS = "sync_config_problems"
 
 
 class ConfigError(ValueError):
-    """A configuration that cannot be used; the message names the file, each key path and the reason."""
+    """A configuration that cannot be used. `str(error)` is one line naming the file, each key path and its reason
+    (`sf_stripe.yaml: limits.max_operations_per_run: Input should be greater than or equal to 1`), so a command line
+    can print it as it is; `source`, `problems` ((key path, reason) pairs, "" for the whole file), `key` and `reason`
+    (the first problem) are there for callers that lay it out themselves."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]):
         self.source = source
         self.problems = problems
-        lines = "\n".join(f"  {key_path or '<root>'}: {reason}" for key_path, reason in problems)
-        super().__init__(f"{source}: invalid sync configuration:\n{lines}")
+        self.key, self.reason = problems[0] if problems else ("", "invalid sync configuration")
+        described = "; ".join(f"{key_path or '<file>'}: {_one_line(reason)}" for key_path, reason in problems)
+        super().__init__(f"{source}: {described}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 class _Section(BaseModel):
@@ -83,7 +92,7 @@ class SyncConfig(_Section):
     start_date: date
     """Orders activated before it are pre-integration and rejected (F2); the first live-sync window starts here."""
     default_currency: str = Field("USD", pattern=r"^[A-Za-z]{3}$")
-    """Used for records without CurrencyIsoCode (single-currency orgs, F20)."""
+    """Used for records without CurrencyIsoCode (single-currency orgs, F20); one Stripe supports."""
     filters: dict[str, str] = {"Order": "Status = 'Activated'"}
     """Per-object SOQL WHERE fragments (F4), appended to extraction queries with AND."""
     field_defaults: dict[str, dict[str, StaticValue]] = {}
@@ -107,7 +116,9 @@ class SyncConfig(_Section):
 
     @field_validator("default_currency")
     @classmethod
-    def _upper_currency(cls, value: str) -> str:
+    def _supported_currency(cls, value: str) -> str:
+        if value.lower() not in SUPPORTED_CURRENCIES:
+            raise ValueError(f"{value!r} is not a currency Stripe supports (see https://docs.stripe.com/currencies)")
         return value.upper()
 
     @model_validator(mode="after")
@@ -153,13 +164,23 @@ def _reference_problems(config: SyncConfig) -> list[tuple[str, str]]:
     return problems
 
 
+_STATIC_VALUE_MEMBERS = ("str", "int", "float", "bool")
+"""How pydantic names the members of StaticValue in an error's location; one problem is reported for all four."""
+
+
 def _validation_problems(error: ValidationError) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for detail in error.errors():
         if detail["type"] == _CONFIG_PROBLEMS:
             problems.extend(tuple(problem) for problem in detail["ctx"]["problems"])
-        else:
-            problems.append((".".join(str(part) for part in detail["loc"]), detail["msg"]))
+            continue
+        location = [str(part) for part in detail["loc"]]
+        reason = detail["msg"].removeprefix("Value error, ")
+        if location and location[-1] in _STATIC_VALUE_MEMBERS:
+            location, reason = location[:-1], "expected a static value: a text, a number or true/false"
+        problem = (".".join(location), reason)
+        if problem not in problems:
+            problems.append(problem)
     return problems
 
 
@@ -173,16 +194,74 @@ def parse_config(data: Any, source: str = "<config>") -> SyncConfig:
         raise ConfigError(source, _validation_problems(error)) from None
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key_path: str, line: int, first_line: int):
+        super().__init__(f"{key_path} is set twice (lines {first_line} and {line})")
+        self.key_path, self.line, self.first_line = key_path, line, first_line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key set twice in one mapping (PyYAML would keep the last silently, so a
+    setting could be overridden by accident further down the file)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._parents: dict[int, tuple[str, ...]] = {}
+        """id(mapping node) -> the key path leading to it, for naming a duplicate key where it sits."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKey(self._key_path(node, key), line, seen[key])
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+    def _key_path(self, node: yaml.MappingNode, key: Any) -> str:
+        return ".".join([*self._parents.get(id(node), ()), str(key)])
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A date YAML cannot build (2025-02-30) stays text, so validation names its key instead of crashing."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        node = super().compose_node(parent, index)
+        if isinstance(node, yaml.MappingNode):
+            path = self._parents.get(id(parent), ()) if parent is not None else ()
+            if isinstance(index, yaml.ScalarNode):
+                path = (*path, str(index.value))
+            self._parents[id(node)] = path
+        return node
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
+    return f"not valid YAML: {error}"
+
+
 def load_config(path: str | Path) -> SyncConfig:
-    """YAML -> SyncConfig. Any error raises ConfigError(ValueError) whose message names the file, the key path
-    (e.g. `field_mappings.customer.emial`) and the reason."""
+    """YAML -> SyncConfig. Any error raises ConfigError(ValueError) whose one-line message names the file, the key
+    path (e.g. `field_mappings.customer.emial`) and the reason; a key set twice is an error too."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(source, [("", f"cannot read the file: {error.strerror or error}")]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as error:
+        reason = f"set twice (lines {error.first_line} and {error.line})"
+        raise ConfigError(source, [(error.key_path, reason)]) from None
     except yaml.YAMLError as error:
-        raise ConfigError(source, [("", f"not valid YAML: {error}")]) from None
+        raise ConfigError(source, [("", _yaml_problem(error))]) from None
     return parse_config(data, source)

@@ -1,19 +1,33 @@
-"""Contracts: the unit of sync, an initial order plus its amendments (spec F5, F29).
+"""Contracts: the unit of sync, an initial order plus its amendments (spec F5, F29), and which of them a run syncs.
 
 CPQ links an amendment to its initial order only indirectly: the amendment's Opportunity names the amended
 Contract, whose `SBQQ__Quote__c` is the initial quote, which the initial Order carries. `Order.Type` is not
 trusted (admins customise it). A renewal order (quote type Renewal) starts a contract of its own, and so does
-an order whose initial cannot be resolved (it is then rejected by validation rather than guessed at).
+an order whose initial cannot be resolved (it is then rejected by validation rather than guessed at), and so do
+order lines whose Order is not in the org (rejected as such).
+
+Scope (spec F1, F2): a run selects the contracts whose records *changed* in its window, as the connector polls
+orders by LastModifiedDate. A contract is made of its orders, their lines, their quotes and their coupon
+snapshots (Order_Stripe_Coupon__c): the records one contract owns. A change to one of them, or an order's
+activation, in the window selects the contract. Shared records (Account, Product2, PricebookEntry, the coupons
+on quotes) do not: a price book edit does not re-sync every contract that ever used it (a backfill does). So a
+daily partition means "the contracts that were activated or changed that day (UTC)", and an order activated
+before the sync's start date but changed after it is selected, then rejected as pre-integration (F2) rather
+than ignored.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from sf_stripe_pipeline.core.coupons import SNAPSHOT
 from sf_stripe_pipeline.core.org import OrgSnapshot, passes_filter
+
+CHANGE_STAMPS = ("SystemModstamp", "LastModifiedDate")
+"""The fields saying when a record last changed (SystemModstamp also moves on system updates)."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,9 @@ class Contract:
     amendment_order_ids: tuple[str, ...]
     """Ordered by quote start date, then LastModifiedDate."""
     account_id: str | None
+    held_order_ids: tuple[str, ...] = ()
+    """When only a prefix of the contract is drafted (an amendment fails), the activated orders after it: they exist in
+    Salesforce, so facts CPQ keeps about the latest amendment (MDQ's SBQQ__AmendmentStartDate__c) belong to them."""
 
     @property
     def order_ids(self) -> tuple[str, ...]:
@@ -70,7 +87,8 @@ def _amendment_sort_key(org: OrgSnapshot, order: dict) -> tuple:
 
 
 def build_contracts(org: OrgSnapshot) -> list[Contract]:
-    """Every order grouped into its contract, contracts ordered by key."""
+    """Every order grouped into its contract, contracts ordered by key; lines whose Order is missing from the org
+    form a contract of their own under that Order's Id (with no account), so validation can name them."""
     amendments: defaultdict[str, list[dict]] = defaultdict(list)
     initial_ids: list[str] = []
     for order in org.records("Order"):
@@ -79,17 +97,39 @@ def build_contracts(org: OrgSnapshot) -> list[Contract]:
             initial_ids.append(order["Id"])
         else:
             amendments[initial["Id"]].append(order)
+    missing_orders = {
+        line["OrderId"]
+        for line in org.records("OrderItem")
+        if line.get("OrderId") and org.get("Order", line["OrderId"]) is None
+    }
     contracts = []
-    for order_id in sorted(initial_ids):
+    for order_id in sorted([*initial_ids, *missing_orders]):
         ordered = sorted(amendments.get(order_id, []), key=lambda order: _amendment_sort_key(org, order))
-        account_id = org.get("Order", order_id).get("AccountId")  # type: ignore[union-attr]
+        account_id = (org.get("Order", order_id) or {}).get("AccountId")
         contracts.append(Contract(order_id, order_id, tuple(order["Id"] for order in ordered), account_id))
     return contracts
 
 
-def _activated_in(order: dict, window: tuple[datetime, datetime]) -> bool:
-    activated = order.get("ActivatedDate")
-    return activated is not None and window[0] <= activated < window[1]
+def order_records(org: OrgSnapshot, order_id: str) -> Iterator[dict]:
+    """The records one order of a contract is made of: the order, its lines, its quote, its coupon snapshots."""
+    order = org.get("Order", order_id)
+    lines = org.children("OrderItem", "OrderId", order_id)
+    if order is not None:
+        yield order
+        if (quote := quote_of(org, order)) is not None:
+            yield quote
+        yield from org.children(SNAPSHOT, "Order__c", order_id)
+    for line in lines:
+        yield line
+        yield from org.children(SNAPSHOT, "Order_Item__c", line["Id"])
+
+
+def _changed_in(org: OrgSnapshot, order_id: str, window: tuple[datetime, datetime]) -> bool:
+    """Was the order activated, or one of its records changed, in [start, end)?"""
+    order = org.get("Order", order_id) or {}
+    stamps = [order.get("ActivatedDate")]
+    stamps += [record.get(field) for record in order_records(org, order_id) for field in CHANGE_STAMPS]
+    return any(stamp is not None and window[0] <= stamp < window[1] for stamp in stamps)
 
 
 def contracts_in_scope(
@@ -100,16 +140,20 @@ def contracts_in_scope(
     order_ids: Collection[str] | None = None,
 ) -> list[Contract]:
     """Contracts to sync now. Only orders passing the Order filter select their contract (F4); each given
-    criterion narrows: `window` [start, end) on Order.ActivatedDate, `order_ids` on initial or amendment Ids."""
+    criterion narrows: `window` [start, end) on the activation or last change of an order's records (see the module
+    docstring), `order_ids` on initial or amendment Ids."""
     wanted = set(order_ids) if order_ids is not None else None
     selected = []
     for contract in contracts:
-        orders = [org.get("Order", order_id) for order_id in contract.order_ids]
-        eligible = [order for order in orders if order is not None and passes_filter(order)]
+        eligible = [
+            order_id
+            for order_id in contract.order_ids
+            if passes_filter(org.get("Order", order_id) or {})  # a missing order's lines are checked as they are
+        ]
         if window is not None:
-            eligible = [order for order in eligible if _activated_in(order, window)]
+            eligible = [order_id for order_id in eligible if _changed_in(org, order_id, window)]
         if wanted is not None:
-            eligible = [order for order in eligible if order["Id"] in wanted]
+            eligible = [order_id for order_id in eligible if order_id in wanted]
         if eligible:
             selected.append(contract)
     return selected

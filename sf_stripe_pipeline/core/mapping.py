@@ -14,10 +14,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sf_stripe_pipeline.core.config import StaticValue, SyncConfig
-from sf_stripe_pipeline.core.money import midnight_timestamp
+from sf_stripe_pipeline.core.money import midnight_timestamp, plain_decimal, whole_number
 from sf_stripe_pipeline.core.paths import (
     PSEUDO_PATHS,
     TARGET_SOURCES,
@@ -158,8 +159,9 @@ def days_until_due(value: Any) -> int:
     """Payment terms -> days (F27): an integer as-is, or "Net 15/30/45/60/90" with a dash or a space."""
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number of days")
-    if isinstance(value, int | float) and float(value).is_integer() and value >= 0:
-        return int(value)
+    whole = whole_number(value)
+    if whole is not None and whole >= 0:
+        return whole
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
@@ -183,20 +185,26 @@ METADATA_MAX_VALUE = 500
 def metadata_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if (whole := whole_number(value)) is not None:
+        return str(whole)
+    if isinstance(value, Decimal):
+        return format(plain_decimal(value), "f")
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
 
 
 def _param_value(value: Any) -> Any:
+    """A mapped value as a JSON-safe Stripe parameter: dates as timestamps, whole numbers as ints, and other
+    Salesforce numbers as their exact decimal text (which Stripe's form encoding sends unchanged)."""
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, date):
         return midnight_timestamp(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if (whole := whole_number(value)) is not None:
+        return whole
+    if isinstance(value, Decimal):
+        return format(plain_decimal(value), "f")
     return value
 
 

@@ -4,25 +4,36 @@ The shell extracts Salesforce objects (into DuckDB) and hands the core an `OrgSn
 (contract grouping, validation, translation) reads records only through it, so the core stays testable on
 small hand-built orgs. Lookups by Id and child lists by parent field are indexed lazily because each contract
 walks from its orders to lines, quotes, accounts, products and price book entries.
+
+Numbers are exact: a Salesforce double, currency or percent field is a `Decimal` here (the REST client parses JSON
+numbers as Decimal and the warehouse stores them as DECIMAL), written without trailing zeros; an `int` field is an
+int. No float ever stands for an amount.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from decimal import InvalidOperation
+from functools import cache
 from typing import Any
 
+from sf_stripe_pipeline.core.money import plain_decimal, to_decimal, whole_number
 from sf_stripe_pipeline.salesforce.catalogue import (
     BOOLEAN,
     DATE,
     DATETIME,
+    INT,
     NUMERIC_TYPES,
     SOBJECTS,
 )
 
 PASSES_FILTER = "_passes_filter"
 """Extraction flag on a record: whether it matches the user's SOQL filter for its object (spec F4)."""
+UNSTORABLE_NUMBERS = "_unstorable_numbers"
+"""Extraction flag on a record: its numbers the warehouse could not hold exactly ("UnitPrice 1E+25"), stored as
+null; None when every number was stored. The pandera schemas report it on the record."""
 
 
 def _parse_datetime(text: str) -> datetime:
@@ -37,12 +48,48 @@ def _parse_boolean(value: Any) -> bool:
     return bool(value)
 
 
+def _number(value: Any) -> Any:
+    """A double, currency or percent value as an exact Decimal without trailing zeros. Text that is no number is
+    left as it is, for the pandera schemas to name (rule `schema`)."""
+    try:
+        return plain_decimal(to_decimal(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return value
+
+
+def _integer(value: Any) -> Any:
+    """An int field as an int; a value with a fraction stays a Decimal (the schemas report it)."""
+    number = _number(value)
+    whole = whole_number(number)
+    return whole if whole is not None else number
+
+
+_NUMBER_COERCIONS: dict[str, Callable[[Any], Any]] = {
+    **{numeric: _number for numeric in NUMERIC_TYPES - {INT}},
+    INT: _integer,
+}
 _REST_COERCIONS = {
     DATE: lambda value: value if isinstance(value, date) else date.fromisoformat(value),
     DATETIME: lambda value: value if isinstance(value, datetime) else _parse_datetime(value),
     BOOLEAN: _parse_boolean,
-    **{numeric: float for numeric in NUMERIC_TYPES},
+    **_NUMBER_COERCIONS,
 }
+
+
+@cache
+def _number_fields(sobject: str) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    fields = SOBJECTS[sobject].fields.values()
+    return tuple((spec.name, _NUMBER_COERCIONS[spec.type]) for spec in fields if spec.type in _NUMBER_COERCIONS)
+
+
+def _exact_numbers(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `record` whose numbers are typed by the catalogue (Decimal, or int for int fields)."""
+    typed = dict(record)
+    for name, coerce in _number_fields(sobject):
+        value = typed.get(name)
+        if value is not None:
+            typed[name] = coerce(value)
+    return typed
 
 
 def coerce_rest_record(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,7 +107,8 @@ def coerce_rest_record(sobject: str, record: Mapping[str, Any]) -> dict[str, Any
 
 class OrgSnapshot:
     """The extracted Salesforce org: sobject -> records. Values are typed: date fields datetime.date, datetime
-    fields tz-aware datetime (UTC), numbers float, booleans bool, text str, missing None. A record may carry the
+    fields tz-aware datetime (UTC), numbers Decimal (int for int fields), booleans bool, text str, missing None.
+    Numbers are typed here whatever the source gave (DuckDB's DECIMAL(38,18), JSON ints). A record may carry the
     extraction flag `_passes_filter` (bool; absent means True): whether it passes the user's SOQL filter for its
     object (spec F4)."""
 
@@ -68,7 +116,9 @@ class OrgSnapshot:
         unknown = sorted(set(records) - set(SOBJECTS))
         if unknown:
             raise ValueError(f"OrgSnapshot: unknown Salesforce objects {unknown}; known: {sorted(SOBJECTS)}")
-        self._records: dict[str, list[dict]] = {name: [dict(r) for r in rows] for name, rows in records.items()}
+        self._records: dict[str, list[dict]] = {
+            name: [_exact_numbers(name, record) for record in rows] for name, rows in records.items()
+        }
         self._by_id: dict[str, dict[str, dict]] = {}
         self._children: dict[tuple[str, str], dict[str, list[dict]]] = {}
 

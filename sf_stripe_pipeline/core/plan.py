@@ -7,7 +7,9 @@ operation carries a payload hash and an idempotency key derived from it, so repl
 cannot create duplicates, while a changed payload never reuses an old key.
 
 What the plan does not decide (a cancelled schedule, a started schedule that differs, a deleted customer)
-becomes a `PlanningNote` for the contract instead of a guess.
+becomes a `PlanningNote` for the contract instead of a guess. Every operation then passes preflight (core/
+preflight.py): one Stripe would refuse becomes a note naming the rule, and every operation of its contracts is
+withheld, so nothing of such a contract reaches Stripe and no drafting bug ever reaches it as a 400.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sf_stripe_pipeline.core.desired import (
     is_ref,
 )
 from sf_stripe_pipeline.core.money import normalize_decimal_string
+from sf_stripe_pipeline.core.preflight import refusals
 
 CREATE, UPDATE, ARCHIVE, CANCEL, FINALIZE = "create", "update", "archive", "cancel", "finalize"
 _ARCHIVE_TIER = len(STRIPE_DEPENDENCY_TIERS)  # archive prices once the schedules using their replacements are saved
@@ -41,6 +44,8 @@ CANCELED_SUBSCRIPTION_MESSAGE = (
 SUBSCRIPTION_FIELDS = ("collection_method", "days_until_due", "metadata", "cancel_at", "cancel_at_period_end")
 CANCELED_SCHEDULE_MESSAGE = "The Stripe subscription schedule has already been canceled and can't be modified."
 _SCHEDULE_DEFAULTS = {"proration_behavior": "create_prorations"}
+DECIMAL_FIELDS = frozenset({"unit_amount_decimal", "flat_amount_decimal", "percent_off"})
+"""Decimal numbers Stripe returns in another form than we send them ("1000.000000000000", 12.5 vs "12.5")."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,7 @@ class _Normaliser:
             return {k: self(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [self(item) for item in value]
-        if field == "unit_amount_decimal":
+        if field in DECIMAL_FIELDS and not isinstance(value, bool):
             return normalize_decimal_string(value)
         if value == "":
             return None
@@ -186,11 +191,17 @@ class _Planner:
         self.normalise = _Normaliser(self.resolved)
         self.rows: list[tuple[int, DesiredObject, str, str | None, dict, bool]] = []
         self.notes: list[PlanningNote] = []
+        self.unavailable: set[str] = set()
+        """Addresses of objects Stripe holds as deleted: no request may name them."""
+        self.unneeded: set[str] = set()
+        """Contracts that need nothing in Stripe (cancelled before anything of them was created)."""
 
     def run(self) -> Plan:
         for desired in self.desired:
             current = self.actual.get(desired.address)
-            if current is None:
+            if current is None and self._never_needed(desired):
+                self.unneeded.update(desired.contract_keys)
+            elif current is None:
                 self.emit(desired, CREATE, None, desired.params)
                 if desired.stripe_object == "invoice":
                     self.emit(desired, FINALIZE, None, {}, tier=STRIPE_OBJECT_TIER["invoice"])
@@ -198,6 +209,7 @@ class _Planner:
                     # created only to be cancelled at once (its history is kept); one already over ends by itself
                     self.emit(desired, CANCEL, None, desired.end_now, tier=_ARCHIVE_TIER)
             elif current.get("deleted"):
+                self.unavailable.add(desired.address)
                 self.note(
                     desired,
                     current,
@@ -209,8 +221,40 @@ class _Planner:
                 getattr(self, f"plan_{desired.stripe_object}")(desired, current)
             if desired.stripe_object == "price" and self._auto_archive_due(desired, current):
                 self.emit(desired, ARCHIVE, (current or {}).get("id"), {"active": False}, tier=_ARCHIVE_TIER)
-        operations = [self._operation(seq, *row) for seq, row in enumerate(sorted(self.rows, key=lambda r: r[0]), 1)]
+        rows = self._preflight(sorted(self.rows, key=lambda r: r[0]))
+        operations = [self._operation(seq, *row) for seq, row in enumerate(rows, 1)]
         return Plan(operations, self.notes)
+
+    def _never_needed(self, desired: DesiredObject) -> bool:
+        """F35: a schedule whose contract was terminated from its first day has no phase to bill; one that was never
+        created is not created (nor are the customer, products and prices only it would use)."""
+        return desired.stripe_object == "subscription_schedule" and desired.end_now is not None and not (
+            desired.params.get("phases")
+        )
+
+    def _preflight(self, rows: list[tuple[int, DesiredObject, str, str | None, dict, bool]]) -> list:
+        """The rows Stripe would accept, less every row of a contract with one it would refuse (each refused row
+        becomes a note naming the rule) and of contracts that need nothing in Stripe. A row shared with other
+        contracts is kept while any of them stays."""
+        withheld = set(self.unneeded)
+        for _, desired, operation, stripe_id, params, _ in rows:
+            found = refusals(
+                desired.stripe_object,
+                operation,
+                params,
+                now=self.now,
+                current=self.actual.get(desired.address) if stripe_id else None,
+                unavailable=self.unavailable,
+            )
+            if found:
+                withheld.update(desired.contract_keys)
+                self._add_note(
+                    desired,
+                    stripe_id,
+                    f"{operation} {desired.stripe_object} ({desired.sf_object} {desired.sf_id}) would be refused by "
+                    "Stripe, so nothing of its contract is sent: " + "; ".join(refusal.describe() for refusal in found),
+                )
+        return [row for row in rows if not set(row[1].contract_keys) <= withheld]
 
     # -- rows --------------------------------------------------------------------------------------------------
 
@@ -239,6 +283,10 @@ class _Planner:
 
     def note(self, desired: DesiredObject, current: Mapping[str, Any], message: str) -> None:
         stripe_id = current.get("id")
+        described = f"{desired.stripe_object} {stripe_id} ({desired.sf_object} {desired.sf_id})"
+        self._add_note(desired, stripe_id, f"{described} {message}")
+
+    def _add_note(self, desired: DesiredObject, stripe_id: str | None, message: str) -> None:
         self.notes.append(
             PlanningNote(
                 desired.stripe_object,
@@ -247,7 +295,7 @@ class _Planner:
                 desired.sf_id,
                 stripe_id,
                 desired.contract_keys,
-                f"{desired.stripe_object} {stripe_id} ({desired.sf_object} {desired.sf_id}) {message}",
+                message,
             )
         )
 

@@ -15,10 +15,14 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS
+from sf_stripe_pipeline.core.stripe_limits import SUPPORTED_CURRENCIES
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 Text = Series[str]
 Number = Series[float]
+"""Numbers are exact Decimals in the snapshot; a frame checks them as float64, which any Decimal (or int) column
+coerces to, because its checks are ranges (ge=0) and "is a number". Text that is no number fails `coerce_dtype`."""
 Flag = Series[pd.BooleanDtype]
 Day = Series[pa.DateTime]
 Instant = Series[pd.DatetimeTZDtype]
@@ -40,15 +44,33 @@ def _instant() -> Any:
     return pa.Field(nullable=True, dtype_kwargs={"unit": "ns", "tz": "UTC"})
 
 
+CUSTOM_CHECKS = {
+    "currency_supported": "a currency Stripe does not support (see https://docs.stripe.com/currencies); nothing "
+    "in it can be billed through Stripe",
+}
+"""The schemas' own checks, each a named validation rule, and what its failure means."""
+
+
 class _Record(pa.DataFrameModel):
     Id: Text = pa.Field(unique=True, nullable=False)
     IsDeleted: Flag = _optional()
     CurrencyIsoCode: Text = _optional(str_length={"min_value": 3, "max_value": 3})
     LastModifiedDate: Instant = _instant()
+    unstorable_numbers: Text = pa.Field(alias=UNSTORABLE_NUMBERS, nullable=True)
+    """Numbers the warehouse could not hold exactly (more digits than a Salesforce number has, or no number)."""
+
+    @pa.check(UNSTORABLE_NUMBERS)
+    @classmethod
+    def number_stored_exactly(cls, flags: pd.Series) -> pd.Series:
+        return flags.isna()
 
     class Config:
         strict = False  # extraction adds flags such as `_passes_filter`
         coerce = True  # DuckDB and REST give the same values different dtypes
+
+    @pa.check("CurrencyIsoCode", name="currency_supported")
+    def currency_supported(cls, codes: Series[str]) -> Series[bool]:
+        return codes.isna() | codes.str.lower().isin(SUPPORTED_CURRENCIES)
 
 
 class AccountSchema(_Record):
@@ -139,6 +161,17 @@ class OrderItemSchema(_Record):
     Stripe_ID__c: Text = _optional(str_startswith="price_")
 
 
+class QuoteCouponSchema(_Record):
+    Name__c: Text = _optional()
+
+
+class OrderCouponSchema(_Record):
+    Order__c: Text = _optional()
+    Order_Item__c: Text = _optional()
+    Quote_Stripe_Coupon_Id__c: Text = _optional()
+    Name__c: Text = _optional()
+
+
 SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "Account": AccountSchema,
     "Product2": Product2Schema,
@@ -146,6 +179,8 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "SBQQ__Quote__c": QuoteSchema,
     "Order": OrderSchema,
     "OrderItem": OrderItemSchema,
+    "Quote_Stripe_Coupon__c": QuoteCouponSchema,
+    "Order_Stripe_Coupon__c": OrderCouponSchema,
 }
 """Every object the sync reads, by API name."""
 

@@ -1,10 +1,16 @@
 """Sync records: what a run tells Salesforce (`Sync_Record__c`, spec F7) about each order it handled.
 
-Pure functions. Given the contracts in scope, their violations, and the outcome of every Stripe operation, they
-say which `Sync_Record__c` rows should exist, keyed by `Compound_ID__c = "<primary>-<secondary>"`:
-- a quarantined contract gets one Error record per failing record (secondary), listing every rule it breaks;
-- a failed or skipped operation gets an Error record on the record it was for;
-- an order whose contract fully synced gets one Success record, and its earlier Error records become Resolved.
+Pure functions. Given what validation decided about each contract in scope (core's ContractVerdict) and the outcome
+of every Stripe operation, they say which `Sync_Record__c` rows should exist, keyed by
+`Compound_ID__c = "<primary>-<secondary>"`, the primary being the order concerned:
+- the failing order of a contract gets one Error record per failing record (secondary), listing every rule it
+  breaks (`Data Error: ...`);
+- an order that waits for it, or that is deleted in Salesforce, gets one Skipped record (`<order>-<order>`) saying
+  why; it becomes Success once the order syncs;
+- a failed operation, or a difference the plan refused (a note, e.g. a destructive change the limits withhold), gets
+  an Error record on the contract's initial order and the record it was for;
+- each synced order of a contract whose operations all succeeded gets one Success record; its earlier Error records,
+  and Skipped records that no longer apply, become Resolved.
 
 The shell writes only the rows that differ from what Salesforce already holds, so a re-run that changes nothing
 writes nothing.
@@ -16,11 +22,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sf_stripe_pipeline.core import Contract, ContractVerdict, OrgSnapshot, PlanningNote
 from sf_stripe_pipeline.stripe.objects import object_label
 from sf_stripe_pipeline.stripe.writes import OperationOutcome
-from sf_stripe_pipeline.core import Contract, OrgSnapshot, PlanningNote, Violation
 
-ERROR, SUCCESS, RESOLVED = "Error", "Success", "Resolved"
+ERROR, SUCCESS, RESOLVED, SKIPPED = "Error", "Success", "Resolved", "Skipped"
 PRIMARY_OBJECT_TYPE = "Order"
 ERROR_DOC_LINK = "https://docs.stripe.com/connectors/salesforce-cpq/error-handling"
 SUCCESS_DOC_LINK = "https://docs.stripe.com/connectors/salesforce-cpq/overview"
@@ -52,15 +58,21 @@ class SyncRecord:
         }
 
 
-def rejection_records(contract: Contract, violations: Sequence[Violation]) -> list[SyncRecord]:
-    """One Error record per failing record of a quarantined contract, with every rule it breaks."""
+def verdict_records(verdict: ContractVerdict) -> list[SyncRecord]:
+    """What validation decided, order by order: one Error record per failing record of the failing order, with every
+    rule it breaks; one Skipped record per order waiting for it or deleted in Salesforce."""
     messages: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for violation in violations:
+    for violation in verdict.violations:
         messages[(violation.sf_object, violation.sf_id)].append(f"{violation.message} [rule: {violation.rule}]")
-    return [
-        SyncRecord(contract.initial_order_id, sf_id, sf_object, ERROR, "Data Error: " + " | ".join(lines))
+    primary = verdict.failing_order_id or verdict.contract.initial_order_id
+    records = [
+        SyncRecord(primary, sf_id, sf_object, ERROR, "Data Error: " + " | ".join(lines))
         for (sf_object, sf_id), lines in messages.items()
     ]
+    records += [
+        SyncRecord(order_id, order_id, PRIMARY_OBJECT_TYPE, SKIPPED, reason) for order_id, reason in verdict.skipped
+    ]
+    return records
 
 
 def outcome_records(
@@ -99,8 +111,9 @@ def amendment_write_backs(
     primary_stripe_object: tuple[str, str] | None,
     org: OrgSnapshot,
 ) -> list[tuple[str, str, str]]:
-    """(Order, amendment Id, Stripe id) for each amendment of a fully synced contract whose Stripe_ID__c does not
-    name what the contract became yet (F30, F40: amendment orders point at the schedule or subscription too)."""
+    """(Order, amendment Id, Stripe id) for each amendment of a synced `contract` (its synced orders only) whose
+    Stripe_ID__c does not name what the contract became yet (F30, F40: amendment orders point at the schedule or
+    subscription too). Deleted records are never written to."""
     if primary_stripe_object is None or not any(record.status == SUCCESS for record in contract_records):
         return []
     stripe_id = primary_stripe_object[1]
@@ -109,6 +122,7 @@ def amendment_write_backs(
         for order_id in contract.amendment_order_ids
         if (order := org.get("Order", order_id)) is not None
         and order.get("Status") == "Activated"  # a draft amendment is not part of the contract yet
+        and not order.get("IsDeleted")
         and order.get("Stripe_ID__c") != stripe_id
     ]
 
@@ -116,9 +130,16 @@ def amendment_write_backs(
 def resolved_records(
     records: Sequence[SyncRecord], existing: Iterable[Mapping[str, object]]
 ) -> list[SyncRecord]:
-    """Earlier Error records of orders that now succeeded become Resolved (the connector's trigger, F7)."""
+    """Earlier records that no longer apply become Resolved: the Error records of orders that now succeeded (the
+    connector's trigger, F7), and the Skipped records of orders that no longer wait (they now fail or sync)."""
     succeeded = {record.primary_id for record in records if record.status == SUCCESS}
+    concerned = {record.primary_id for record in records}
     current = {record.compound_id for record in records}
+
+    def stale(row: Mapping[str, object]) -> bool:
+        status, primary = row.get("Resolution_Status__c"), row.get("Primary_Record_ID__c")
+        return (status == ERROR and primary in succeeded) or (status == SKIPPED and primary in concerned)
+
     return [
         SyncRecord(
             str(row["Primary_Record_ID__c"]),
@@ -128,9 +149,7 @@ def resolved_records(
             str(row.get("Resolution_Message__c") or ""),
         )
         for row in existing
-        if row.get("Primary_Record_ID__c") in succeeded
-        and row.get("Resolution_Status__c") == ERROR
-        and row.get("Compound_ID__c") not in current
+        if stale(row) and row.get("Compound_ID__c") not in current and not row.get("IsDeleted")
     ]
 
 

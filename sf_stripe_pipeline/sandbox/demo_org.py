@@ -181,7 +181,7 @@ _LONG_DESCRIPTION = (
     "sent to the accounts payable mailbox, and any change to the billing contact must be confirmed in "
     "writing by the finance director before it takes effect."
 )
-_PHONE_WITH_EXTENSION = "+1 415 555 0142 x71"
+_PHONE_WITH_EXTENSION = "+1 415 555 0142 x471"
 """At Stripe's 20-character limit for a customer phone."""
 
 

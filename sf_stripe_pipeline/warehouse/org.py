@@ -1,27 +1,42 @@
 """The `salesforce` schema: one table per catalogue object holding the latest extracted version of every record,
-and the extraction watermarks; and the org snapshot the sync's core reads from them."""
+and the extraction watermarks; and the org snapshot the sync's core reads from them.
+
+Numbers are stored exactly: Salesforce double, currency and percent fields as DECIMAL(38,18), int fields as
+BIGINT. A Salesforce number has at most 18 digits in all, so 20 integer and 18 fractional digits hold every legal
+value. A value the column cannot hold exactly (or that is no number) never fails the extraction: it is stored as
+NULL and named in the record's `_unstorable_numbers` flag, which the pandera schemas report on that record.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from sf_stripe_pipeline.core.org import OrgSnapshot
+from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS, OrgSnapshot
 from sf_stripe_pipeline.salesforce import catalogue
 from sf_stripe_pipeline.warehouse.db import SALESFORCE_SCHEMA, fetch_dicts
 
+NUMBER_INTEGER_DIGITS, NUMBER_PLACES = 20, 18
+NUMBER_TYPE = f"DECIMAL({NUMBER_INTEGER_DIGITS + NUMBER_PLACES},{NUMBER_PLACES})"
+INTEGER_RANGE = (-(2**63), 2**63 - 1)  # BIGINT
 _DUCKDB_TYPES = {
     catalogue.BOOLEAN: "BOOLEAN",
-    catalogue.DOUBLE: "DOUBLE",
-    catalogue.CURRENCY: "DOUBLE",
-    catalogue.PERCENT: "DOUBLE",
+    catalogue.DOUBLE: NUMBER_TYPE,
+    catalogue.CURRENCY: NUMBER_TYPE,
+    catalogue.PERCENT: NUMBER_TYPE,
     catalogue.INT: "BIGINT",
     catalogue.DATE: "DATE",
     catalogue.DATETIME: "TIMESTAMPTZ",
 }
-EXTRACTION_COLUMNS = {"_passes_filter": "BOOLEAN", "_extracted_at": "TIMESTAMPTZ", "_run_id": "VARCHAR"}
+EXTRACTION_COLUMNS = {
+    "_passes_filter": "BOOLEAN",
+    "_extracted_at": "TIMESTAMPTZ",
+    "_run_id": "VARCHAR",
+    UNSTORABLE_NUMBERS: "VARCHAR",
+}
 WATERMARKS = f"{SALESFORCE_SCHEMA}._watermarks"
 ORG_OBJECTS = [sobject for sobject in catalogue.SOBJECTS if sobject != "Sync_Record__c"]
 """What the sync reads; its own Sync_Record__c rows are compared separately (see `sync_record_rows`)."""
@@ -38,18 +53,86 @@ def create_tables(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {table_name(sobject)} ({', '.join(columns)}, PRIMARY KEY (\"Id\"))"
         )
+        _upgrade_columns(conn, sobject)
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {WATERMARKS} "
         "(sobject VARCHAR PRIMARY KEY, system_modstamp TIMESTAMPTZ, extracted_at TIMESTAMPTZ)"
     )
 
 
+def _upgrade_columns(conn: duckdb.DuckDBPyConnection, sobject: str) -> None:
+    """A warehouse made by an earlier version: DOUBLE numbers become exact DECIMALs (through their shortest text,
+    so 0.1 stays 0.1), and extraction columns added since are added."""
+    current = dict(
+        conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [SALESFORCE_SCHEMA, sobject],
+        ).fetchall()
+    )
+    for name, field in catalogue.SOBJECTS[sobject].fields.items():
+        if _DUCKDB_TYPES.get(field.type) == NUMBER_TYPE and current.get(name) == "DOUBLE":
+            conn.execute(
+                f'ALTER TABLE {table_name(sobject)} ALTER COLUMN "{name}" SET DATA TYPE {NUMBER_TYPE} '
+                f'USING TRY_CAST(CAST("{name}" AS VARCHAR) AS {NUMBER_TYPE})'
+            )
+    for name, sql_type in EXTRACTION_COLUMNS.items():
+        if name not in current:
+            conn.execute(f"ALTER TABLE {table_name(sobject)} ADD COLUMN IF NOT EXISTS {name} {sql_type}")
+
+
+def _number_text(value: Any, *, integer: bool) -> tuple[str | None, bool]:
+    """(the exact text DuckDB casts, whether its column holds it) for one extracted number; (None, True) for null.
+    JSON clients give Decimal (parse_float=Decimal) or int; a float from another client is read by its shortest
+    text."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None, True
+    if isinstance(value, bool):
+        return None, False
+    text = format(value, "f") if isinstance(value, Decimal) else repr(value) if isinstance(value, float) else str(value)
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return None, False
+    if not number.is_finite():
+        return None, False
+    if integer:
+        fits = number == number.to_integral_value() and INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]
+        return (str(int(number)), True) if fits else (None, False)
+    digits = number.normalize().as_tuple()
+    places = max(-digits.exponent, 0)
+    fits = places <= NUMBER_PLACES and number.adjusted() < NUMBER_INTEGER_DIGITS
+    return (format(number, "f"), True) if fits else (None, False)
+
+
+def _exact_number_columns(sobject: str, records: pd.DataFrame) -> pd.DataFrame:
+    """`records` with every number as exact text (cast by DuckDB, never inferred from Python values, which can lose
+    digits) and `_unstorable_numbers` naming the values stored as NULL because their column cannot hold them."""
+    records = records.copy()
+    unstorable: list[list[str]] = [[] for _ in range(len(records))]
+    for name, field in catalogue.SOBJECTS[sobject].fields.items():
+        if field.type not in catalogue.NUMERIC_TYPES or name not in records.columns:
+            continue
+        texts = []
+        for row, value in enumerate(records[name].tolist()):
+            text, fits = _number_text(value, integer=field.type == catalogue.INT)
+            texts.append(text)
+            if not fits:
+                unstorable[row].append(f"{name} {value!s}"[:200])
+        records[name] = pd.Series(texts, index=records.index, dtype=object)
+    records[UNSTORABLE_NUMBERS] = pd.Series(
+        ["; ".join(found) or None for found in unstorable], index=records.index, dtype=object
+    )
+    return records
+
+
 def upsert_records(conn: duckdb.DuckDBPyConnection, sobject: str, records: pd.DataFrame) -> None:
-    """Insert or replace extracted records by Id. `records` has string-typed Salesforce values plus the
-    extraction columns; DuckDB casts them to the catalogue's column types."""
+    """Insert or replace extracted records by Id. `records` has the Salesforce values as the client parsed them plus
+    the extraction columns; numbers go in as exact text and DuckDB casts every value to its column's type."""
     spec = catalogue.SOBJECTS[sobject]
+    records = _exact_number_columns(sobject, records)
     casts = [
-        f'CAST(records."{name}" AS {_DUCKDB_TYPES.get(field.type, "VARCHAR")}) AS "{name}"'
+        f'{"TRY_CAST" if field.type in catalogue.NUMERIC_TYPES else "CAST"}'
+        f'(records."{name}" AS {_DUCKDB_TYPES.get(field.type, "VARCHAR")}) AS "{name}"'
         for name, field in spec.fields.items()
     ]
     casts += [f"CAST(records.{name} AS {sql_type}) AS {name}" for name, sql_type in EXTRACTION_COLUMNS.items()]

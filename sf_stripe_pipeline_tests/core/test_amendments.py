@@ -130,8 +130,15 @@ def test_f31_co_termination_and_same_day_of_month() -> None:
     mid_month = contract.amend("2022-05-15", 8, SBQQ__PaymentTerm__c=None)
     contract.builder.org["SBQQ__Quote__c"][-1]["SBQQ__EndDate__c"] = "2022-12-31"
     contract.change(mid_month, contract.b, 1)
-    rules = {(v.rule, v.sf_id): v.message for v in contract.assess(today=date(2021, 12, 1)).violations}
+    assessment = contract.assess(today=date(2021, 12, 1))
+    rules = {(v.rule, v.sf_id): v.message for v in assessment.violations}
     assert "must co-terminate with the initial order" in rules[("co_termination", late["Id"])]
+    # Amendments apply in order: the later one waits for the first failing one, then fails on its own dates.
+    assert [order_id for order_id, _ in assessment.skipped] == [mid_month["Id"]]
+    next(q for q in contract.builder.org["SBQQ__Quote__c"] if q["Id"] == late["SBQQ__Quote__c"])[
+        "SBQQ__SubscriptionTerm__c"
+    ] = 10
+    rules = {(v.rule, v.sf_id): v.message for v in contract.assess(today=date(2021, 12, 1)).violations}
     assert "same day of the month" in rules[("same_day_of_month", mid_month["Id"])]
     allowed = {(v.rule, v.sf_id) for v in contract.assess(date(2021, 12, 1), non_anniversary_amendments=True).violations}
     assert ("same_day_of_month", mid_month["Id"]) not in allowed

@@ -186,7 +186,15 @@ def test_single_product_evergreen_cancellation() -> None:
     _evergreen_line(org, initial, org.builder.entry(org.builder.product(Name="Support"), 5))
     amendment = org.builder.order(org.account, amends=initial, quote={"SBQQ__Type__c": "Amendment"})
     _evergreen_line(org, amendment, quantity=-1, SBQQ__RevisedOrderProduct__c=first["Id"])
-    violation = _only(org.builder, "single_product_evergreen_cancellation")
+    invoiced = config(
+        field_defaults={
+            "subscription_schedule": {
+                "default_settings.collection_method": "send_invoice",
+                "default_settings.invoice_settings.days_until_due": 30,
+            }
+        }
+    )
+    violation = _only(org.builder, "single_product_evergreen_cancellation", invoiced)
     assert violation.sf_id == amendment["Id"] and first["Id"] in violation.message
 
 
@@ -204,11 +212,13 @@ def test_every_amendment_passes_filter() -> None:
     org = _Org()
     initial = org.order()
     org.line(initial)
-    for passes in (False, True):
-        amendment = org.builder.order(org.account, amends=initial, _passes_filter=passes)
+    skipped_by_filter, passing = (
+        org.builder.order(org.account, amends=initial, _passes_filter=passes) for passes in (False, True)
+    )
+    for amendment in (skipped_by_filter, passing):
         org.line(amendment)
     violation = _only(org.builder, "amendments_pass_filter")
-    assert violation.sf_id == amendment["Id"] and "not all amendment orders respect" in violation.message
+    assert violation.sf_id == skipped_by_filter["Id"] and "not all amendment orders respect" in violation.message
 
 
 def test_initial_order_found() -> None:

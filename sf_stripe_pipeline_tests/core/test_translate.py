@@ -63,22 +63,32 @@ def test_f13_customer_from_account() -> None:
     assert "shipping" in customer.cleared_paths  # no shipping address: shipping is dropped, and owned
 
 
-def test_f13_truncates_description_and_shipping_phone_and_keeps_shipping_with_an_address() -> None:
+def test_f13_truncates_description_and_keeps_shipping_with_an_address() -> None:
     builder = OrgBuilder()
     account, *_ = _one_line_order(
         builder,
         account_fields={
             "Description": "x" * 400,
-            "Phone": "+33 1 23 45 67 89 ext. 1234",
+            "Phone": "+33 1 23 45 67 89 x1",
             "ShippingCity": "Lyon",
             "Stripe_ID__c": "cus_existing",
         },
     )
     customer = _translate(builder)[f"customer:{account['Id']}"]
     assert customer.params["description"] == "x" * 350
-    assert customer.params["phone"] == "+33 1 23 45 67 89 ext. 1234"
-    assert customer.params["shipping"] == {"name": "Acme", "phone": "+33 1 23 45 67 89 ex", "address": {"city": "Lyon"}}
+    assert customer.params["phone"] == "+33 1 23 45 67 89 x1"
+    assert customer.params["shipping"] == {"name": "Acme", "phone": "+33 1 23 45 67 89 x1", "address": {"city": "Lyon"}}
     assert customer.linked_stripe_id == "cus_existing"
+
+
+def test_f13_a_customer_phone_stripe_would_refuse_is_a_data_error_on_the_account() -> None:
+    builder = OrgBuilder()
+    account, *_ = _one_line_order(builder, account_fields={"Phone": "+33 1 23 45 67 89 ext. 1234"})
+    org = builder.snapshot()
+    assessments = assess_contracts(build_contracts(org), org, config(), today=TODAY, instance_url=INSTANCE_URL)
+    [violation] = [v for assessment in assessments.values() for v in assessment.violations]
+    assert (violation.rule, violation.sf_object, violation.sf_id) == ("stripe_field_limit", "Account", account["Id"])
+    assert "27 characters" in violation.message
 
 
 def test_f15_f16_product_and_recurring_quarterly_price_from_the_price_book() -> None:

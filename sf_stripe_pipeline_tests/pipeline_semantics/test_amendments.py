@@ -110,5 +110,5 @@ def test_amendments_reach_running_schedules_and_a_rerun_is_a_no_op(pipeline: Pip
 
     late = _amend(pipeline, terminated[0], "2025-04-01", 10, [(terminated[2], 1, None)])
     pipeline.sync()
-    record = pipeline.sync_record(terminated[0]["Id"], late)
+    record = pipeline.sync_record(late, late)  # the failing amendment's own record (the termination stays synced)
     assert record["Resolution_Status__c"] == "Error" and "more amendments are queued" in record["Resolution_Message__c"]

@@ -3,6 +3,8 @@ connector follows, type checks, and org snapshots."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
@@ -95,7 +97,7 @@ def test_line_tiers_hang_off_the_order_product(tiered, sf) -> None:
         "FROM SBQQ__OrderItemConsumptionRate__c "
         f"WHERE SBQQ__OrderItemConsumptionSchedule__r.SBQQ__OrderItem__c = '{LINE}'"
     )["records"]
-    assert [(r["SBQQ__UpperBound__c"], r["SBQQ__Price__c"]) for r in rates] == [(10.5, 4.99)]
+    assert [(r["SBQQ__UpperBound__c"], r["SBQQ__Price__c"]) for r in rates] == [(Decimal("10.5"), Decimal("4.99"))]
     assert rates[0]["SBQQ__OrderItemConsumptionSchedule__r"]["SBQQ__Type__c"] == "Range"
     [line_schedule] = sf.query(
         f"SELECT Id FROM SBQQ__OrderItemConsumptionSchedule__c WHERE SBQQ__OrderItem__r.OrderId = '{ORDER_1}'"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
@@ -150,8 +152,9 @@ def test_field_names_resolve_case_insensitively_to_api_names(sf) -> None:
 
 def test_numbers_and_dates_keep_their_json_types(sf) -> None:
     records = sf.query("SELECT UnitPrice, Quantity, Order.EffectiveDate FROM OrderItem ORDER BY UnitPrice")["records"]
-    assert [record["UnitPrice"] for record in records] == [0.1, 10.0, 99.5]
-    assert all(isinstance(record["Quantity"], float) for record in records)
+    # The client parses JSON numbers as Decimal (parse_float), so the sandbox's JSON text arrives exactly.
+    assert [record["UnitPrice"] for record in records] == [Decimal("0.1"), Decimal("10.0"), Decimal("99.5")]
+    assert all(isinstance(record["Quantity"], Decimal) for record in records)
     assert records[0]["Order"]["EffectiveDate"] == "2024-12-31"
 
 

@@ -300,3 +300,49 @@ def test_invoice_items_and_invoice_finalize(client, catalog):
     assert refused(client.v1.invoices.finalize_invoice, invoice.id).code == "invoice_not_editable"
     assert refused(client.v1.invoice_items.update, item.id, params={"quantity": 1}).param == "id"
     assert [listed.id for listed in client.v1.invoice_items.list(params={"invoice": invoice.id}).data] == [item.id]
+
+
+def test_archived_prices_keep_billing_on_the_schedules_that_hold_them(client, catalog, pin_clock):
+    """Archiving a price stops new uses only: a schedule saved with it still starts its phases with it and may be
+    updated with it (the connector archives order-line prices right after saving their schedule, spec F21)."""
+    line_price = client.v1.prices.create(
+        params={"product": catalog.product.id, "currency": "usd", "unit_amount": 800, "recurring": {"interval": "month"}}
+    )
+    phases = [
+        {"items": [{"price": catalog.monthly.id, "quantity": 1}], "end_date": timestamp("2025-03-01")},
+        {"items": [{"price": line_price.id, "quantity": 2}], "end_date": timestamp("2025-06-01")},
+    ]
+    schedule = client.v1.subscription_schedules.create(
+        params={"customer": catalog.customer.id, "start_date": timestamp("2025-02-01"), "phases": phases}
+    )
+    client.v1.prices.update(line_price.id, params={"active": False})
+
+    pin_clock("2025-03-15")  # the second phase, with the archived price, has begun
+    started = client.v1.subscription_schedules.retrieve(schedule.id)
+    assert started.status == "active" and started.current_phase.start_date == timestamp("2025-03-01")
+    items = client.v1.subscription_items.list(params={"subscription": started.subscription}).data
+    assert [(item.price.id, item.quantity) for item in items] == [(line_price.id, 2)]
+
+    updated = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "phases": [
+                {
+                    "items": [{"price": line_price.id, "quantity": 3}],
+                    "start_date": timestamp("2025-03-01"),
+                    "end_date": timestamp("2025-06-01"),
+                }
+            ]
+        },
+    )
+    assert updated.phases[0].items[0].quantity == 3
+
+    error = refused(
+        client.v1.subscription_schedules.create,
+        params={
+            "customer": catalog.customer.id,
+            "start_date": timestamp("2025-04-01"),
+            "phases": [{"items": [{"price": line_price.id, "quantity": 1}], "end_date": timestamp("2025-05-01")}],
+        },
+    )
+    assert "inactive" in str(error) and error.param == "phases[0][items][0][price]"

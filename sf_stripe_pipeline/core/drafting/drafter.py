@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sf_stripe_pipeline.core.amendments import Aggregate
@@ -40,7 +40,15 @@ from sf_stripe_pipeline.core.mapping import (
     ParamProblem,
     build_params,
 )
-from sf_stripe_pipeline.core.money import format_decimal, minor_units, to_decimal
+from sf_stripe_pipeline.core.money import (
+    format_decimal,
+    fraction_of,
+    minor_units,
+    plain_decimal,
+    to_decimal,
+    whole_minor_units,
+    whole_number,
+)
 from sf_stripe_pipeline.core.org import OrgSnapshot
 from sf_stripe_pipeline.core.paths import TERM_PSEUDO_PATH, snake_case
 from sf_stripe_pipeline.core.violations import Violation
@@ -55,9 +63,7 @@ USAGE_TYPES = {
 }
 DESCRIPTION_LIMIT = 350
 SHIPPING_PHONE_LIMIT = 20
-CUSTOMER_PHONE_LIMIT = 20
-"""Stripe refuses a longer customer `phone`; the connector truncates only `shipping.phone` (spec F13)."""
-PRORATE_MULTIPLIER_TOLERANCE = 1e-10
+PRORATE_MULTIPLIER_TOLERANCE = Decimal("1e-10")
 PAYMENT_TERM_PATHS = frozenset(
     {"default_settings.collection_method", "default_settings.invoice_settings.days_until_due"}
 )
@@ -109,6 +115,8 @@ class PriceCandidate:
     params: dict
     cleared: tuple[str, ...]
     problems: tuple[Violation, ...]
+    unit_amount: Decimal | None = None
+    """The exact per-period amount in minor units, before `unit_amount_decimal` rounds it to 12 places."""
 
     @property
     def billing_terms(self) -> tuple:
@@ -229,15 +237,6 @@ class ContractDrafter:
         mapped = self._map("customer", "Account", account)
         params = self._build(mapped.values, "Account", account)
         cleared = list(mapped.empty_paths)
-        phone = params.get("phone")
-        if phone is not None and len(str(phone)) > CUSTOMER_PHONE_LIMIT:
-            self.problem(
-                "stripe_field_limit",
-                "Account",
-                account["Id"],
-                f"Phone {phone!r} has {len(str(phone))} characters; a Stripe customer's phone takes at most "
-                f"{CUSTOMER_PHONE_LIMIT}. Shorten it (for example move the extension to another field).",
-            )
         if "description" in params:
             params["description"] = str(params["description"])[:DESCRIPTION_LIMIT]
         shipping = params.get("shipping")
@@ -274,20 +273,62 @@ class ContractDrafter:
         if (amount is None) == (percent is None):
             self.problem("coupon_terms", sobject, sf_id, "exactly one of Amount_Off__c and Percent_Off__c must be set")
         elif percent is not None:
-            if not 0 < percent <= 100:
-                self.problem("coupon_terms", sobject, sf_id, f"Percent_Off__c {percent:g} must be above 0 and at most 100")
-            params["percent_off"] = percent
+            percent = self._number(percent, "Percent_Off__c", sobject, sf_id)
+            if percent is not None and not 0 < percent <= 100:
+                self.problem(
+                    "coupon_terms", sobject, sf_id, f"Percent_Off__c {percent:f} must be above 0 and at most 100"
+                )
+            elif percent is not None:  # Stripe's percent_off is a decimal number: its exact text, or an int
+                whole = whole_number(percent)
+                params["percent_off"] = whole if whole is not None else format(plain_decimal(percent), "f")
         else:
             currency = str(snapshot.get("CurrencyIsoCode") or currency).lower()
-            params.update(amount_off=int(minor_units(amount, currency)), currency=currency)
+            params.update(currency=currency)
+            if (amount_off := self.coupon_amount(amount, currency, sobject, sf_id)) is not None:
+                params["amount_off"] = amount_off
         if params["duration"] == "repeating":
             if months is None:
                 self.problem("coupon_terms", sobject, sf_id, "a repeating coupon needs Duration_In_Months__c")
-            else:
-                params["duration_in_months"] = int(months)
+            elif (whole_months := self._positive_whole(months, "Duration_In_Months__c", sobject, sf_id)) is not None:
+                params["duration_in_months"] = whole_months
         if redemptions is not None:
-            params["max_redemptions"] = int(redemptions)
+            if (whole_redemptions := self._positive_whole(redemptions, "Max_Redemptions__c", sobject, sf_id)):
+                params["max_redemptions"] = whole_redemptions
         return params
+
+    def coupon_amount(self, amount: Any, currency: str, sobject: str, sf_id: str) -> int | None:
+        """F44: `amount_off` in whole minor units, exactly; an amount with a fraction of a minor unit (10.005 USD)
+        or not above 0 is a named problem, never truncated into a different discount."""
+        value = self._number(amount, "Amount_Off__c", sobject, sf_id)
+        if value is None:
+            return None
+        minor = whole_minor_units(value, currency)
+        if minor is None:
+            self.problem(
+                "coupon_amount_precision",
+                sobject,
+                sf_id,
+                f"Amount_Off__c {value:f} {currency.upper()} is {minor_units(value, currency):f} minor units; Stripe "
+                "takes a coupon amount in whole minor units. Round it to the currency's smallest unit.",
+            )
+        elif minor <= 0:
+            self.problem("coupon_terms", sobject, sf_id, f"Amount_Off__c {value:f} must be above 0")
+            return None
+        return minor
+
+    def _number(self, value: Any, field_name: str, sobject: str, sf_id: str) -> Decimal | None:
+        try:
+            return to_decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
+            self.problem("number_value", sobject, sf_id, f"{field_name} {value!r} is not a number")
+            return None
+
+    def _positive_whole(self, value: Any, field_name: str, sobject: str, sf_id: str) -> int | None:
+        whole = whole_number(self._number(value, field_name, sobject, sf_id))
+        if whole is None or whole <= 0:
+            self.problem("coupon_terms", sobject, sf_id, f"{field_name} {value!s} must be a whole number above 0")
+            return None
+        return whole
 
     def coupon(self, use: CouponUse, currency: str) -> str | None:
         """The Stripe coupon for one use: one per Salesforce coupon version, reused while its terms are equal."""
@@ -332,7 +373,7 @@ class ContractDrafter:
         product_id: str,
         recurring: bool,
         currency: str,
-        term_months: float | None = None,
+        term_months: int | None = None,
     ) -> PriceCandidate:
         """F16-F18: the price this record describes. Order lines carry the whole-term unit price, so licensed
         recurring lines are divided by the number of billing periods in the term, unless a custom price field is
@@ -361,6 +402,7 @@ class ContractDrafter:
                     "(set SBQQ__SubscriptionPricing__c) or billing type Advance",
                 )
             params.update(product=ref("product", product_id), currency=currency)
+            unit_amount = None
             if amount is not None:
                 whole_term = (  # F18: licensed recurring lines priced for the whole term, no custom price field
                     recurring
@@ -368,31 +410,45 @@ class ContractDrafter:
                     and params["recurring"]["usage_type"] == "licensed"
                     and "unit_amount_decimal" not in mapped.user_paths
                 )
-                periods = term_months / params["recurring"]["interval_count"] if whole_term else None
-                params["unit_amount_decimal"] = self._unit_amount(record, sobject, amount, currency, periods)
-        return PriceCandidate(params, tuple(mapped.empty_paths), tuple(problems))
+                interval = params["recurring"]["interval_count"] if whole_term else None
+                unit_amount = self._unit_amount(record, sobject, amount, currency, term_months, interval)
+                if unit_amount is not None:
+                    params["unit_amount_decimal"] = format_decimal(unit_amount)
+        return PriceCandidate(params, tuple(mapped.empty_paths), tuple(problems), unit_amount)
 
     def _unit_amount(
-        self, record: Mapping[str, Any], sobject: str, amount: Any, currency: str, periods: float | None
-    ) -> str:
-        unit_amount = minor_units(amount, currency)
-        if periods is not None:
-            unit_amount /= Decimal(repr(float(periods)))
-            self._check_prorate_multiplier(record, periods)
+        self,
+        record: Mapping[str, Any],
+        sobject: str,
+        amount: Any,
+        currency: str,
+        term_months: int | None,
+        interval_months: int | None,
+    ) -> Decimal | None:
+        """The exact per-period amount in minor units. With `interval_months`, `amount` is CPQ's whole-term price:
+        it is billed `term / interval` times, so one period is `amount x interval / term` (F18), computed exactly
+        (60000 x 6 / 20 = 18000, never 17999.999999999997)."""
+        value = self._number(amount, "unit price", sobject, record["Id"])
+        if value is None:
+            return None
+        unit_amount = minor_units(value, currency)
+        if term_months and interval_months:
+            unit_amount = fraction_of(unit_amount, interval_months, term_months)
+            self._check_prorate_multiplier(record, fraction_of(Decimal(1), term_months, interval_months))
         if unit_amount < 0:
             self.problem(
                 "negative_amount",
                 sobject,
                 record["Id"],
-                f"negative unit price {amount}; Stripe prices cannot be negative",
+                f"negative unit price {value:f}; Stripe prices cannot be negative",
             )
-        return format_decimal(unit_amount)
+        return unit_amount
 
     def _interval_months(self, frequency: Any, sobject: str, sf_id: str) -> int:
         if frequency is None:
             return 1  # the connector's documented fallback for a blank billing frequency
-        if isinstance(frequency, int | float) and float(frequency).is_integer() and frequency > 0:
-            return int(frequency)
+        if (months := whole_number(frequency)) is not None and months > 0:
+            return months
         if frequency in BILLING_FREQUENCY_MONTHS:
             return BILLING_FREQUENCY_MONTHS[frequency]
         self.problem(
@@ -414,26 +470,58 @@ class ContractDrafter:
         )
         return "licensed"
 
-    def _check_prorate_multiplier(self, line: Mapping[str, Any], expected: float) -> None:
+    def _check_prorate_multiplier(self, line: Mapping[str, Any], expected: Decimal) -> None:
         recorded = line.get("SBQQ__ProrateMultiplier__c")
         if (
             self.context.config.prorate_precision == "month_and_day"
-            and recorded is not None
+            and isinstance(recorded, Decimal | int)
             and abs(recorded - expected) > PRORATE_MULTIPLIER_TOLERANCE
         ):
             self.problem(
                 "prorate_multiplier",
                 "OrderItem",
                 line["Id"],
-                f"calculated price multiplier {expected:g} (term / billing months) differs "
-                f"from CPQ's SBQQ__ProrateMultiplier__c {recorded:g}; check CPQ's prorate precision setting",
+                f"calculated price multiplier {format_decimal(expected)} (term / billing months) differs "
+                f"from CPQ's SBQQ__ProrateMultiplier__c {recorded}; check CPQ's prorate precision setting",
             )
 
-    # -- order lines: their price and phase entry (F16-F21, F25) -----------------------------------------------
+    # -- order lines: their price and phase entry (F16-F21, F24, F25) ------------------------------------------
+
+    def line_quantity(self, line: Mapping[str, Any]) -> Any:
+        """What the subscription_item mapping gives the line as its quantity (OrderItem.Quantity unless the user maps
+        another field, e.g. the docs' SBQQ__OrderedQuantity__c, F11); None when empty (a missing required mapping,
+        reported when the line is drafted)."""
+        return self.context.mapper.map("subscription_item", line, self.org).values.get("quantity")
+
+    @staticmethod
+    def removes_or_keeps(quantity: Any) -> bool:
+        """Whether an amendment line's quantity is a delta of 0 or less: it opens no item of its own (F30)."""
+        return isinstance(quantity, int | Decimal) and quantity <= 0
+
+    def whole_quantity(self, line: Mapping[str, Any], quantity: Any) -> int | None:
+        """F24: a quantity is a whole number; anything else is a named problem on the line (None)."""
+        whole = whole_number(quantity)
+        if whole is None:
+            shown = format(quantity, "f") if isinstance(quantity, Decimal) else repr(quantity)
+            self.problem(
+                "integer_quantity",
+                "OrderItem",
+                line["Id"],
+                f"Quantity {shown} specified as a decimal value. Only integers are supported.",
+            )
+        return whole
 
     def line(
-        self, order: Mapping[str, Any], line: Mapping[str, Any], term: float | None, used_prices: set[str]
+        self,
+        order: Mapping[str, Any],
+        line: Mapping[str, Any],
+        term: int | None,
+        used_prices: set[str],
+        *,
+        zero_allowed: bool = False,
     ) -> tuple[dict, PriceCandidate] | None:
+        """The line's price (the price book's, or its own, F17) and its phase or invoice entry. `zero_allowed`: a
+        quantity of 0 is meaningful (an MDQ segment that pauses); in a new order it is otherwise a problem."""
         product = self.org.get("Product2", line.get("Product2Id"))
         entry = self.org.get("PricebookEntry", line.get("PricebookEntryId"))
         if product is None or entry is None:
@@ -485,13 +573,19 @@ class ContractDrafter:
         self.draft.problems.extend(line_candidate.problems)
         if candidate.interval is not None:
             used_prices.add(price_key)
-        return self.phase_entry(line, price_key, candidate), candidate
+        return self.phase_entry(line, price_key, candidate, zero_allowed=zero_allowed), candidate
 
     def discounted_line(
-        self, order: Mapping[str, Any], line: Mapping[str, Any], term: float | None, used_prices: set[str]
+        self,
+        order: Mapping[str, Any],
+        line: Mapping[str, Any],
+        term: int | None,
+        used_prices: set[str],
+        *,
+        zero_allowed: bool = False,
     ) -> tuple[dict, PriceCandidate] | None:
         """What `line` returns, with the line's own coupons (F44) on the entry."""
-        drafted = self.line(order, line, term, used_prices)
+        drafted = self.line(order, line, term, used_prices, zero_allowed=zero_allowed)
         if drafted is None:
             return None
         entry, candidate = drafted
@@ -499,31 +593,44 @@ class ContractDrafter:
             entry = {**entry, "discounts": line_discounts}
         return entry, candidate
 
-    def phase_entry(self, line: Mapping[str, Any], price_key: str, candidate: PriceCandidate) -> dict:
+    def phase_entry(
+        self, line: Mapping[str, Any], price_key: str, candidate: PriceCandidate, *, zero_allowed: bool = False
+    ) -> dict:
+        """The line's phase item or invoice item params; its quantity must be a whole number, above 0 in a new order
+        (F24: a line of nothing is a data error, not an item Stripe would bill as zero), and 1 at most for metered
+        lines, which carry none (Stripe bills their reported usage)."""
         mapped = self._map("subscription_item", "OrderItem", line)
         values = dict(mapped.values)
         quantity = values.pop("quantity", None)
         entry = {"price": ref("price", price_key), **self._build(values, "OrderItem", line)}
-        if quantity is None:
+        whole = None if quantity is None else self.whole_quantity(line, quantity)
+        if whole is None:
             return entry
-        if not float(quantity).is_integer() or quantity < 0:
-            reason = "must not be negative in a new order" if quantity < 0 else "specified as a decimal value"
+        if whole < 0:
             self.problem(
                 "integer_quantity",
                 "OrderItem",
                 line["Id"],
-                f"Quantity {quantity:g} {reason}. Only integers are supported.",
+                f"Quantity {whole} must not be negative in a new order. Only integers are supported.",
+            )
+        elif whole == 0 and not zero_allowed:
+            self.problem(
+                "positive_quantity",
+                "OrderItem",
+                line["Id"],
+                "Quantity 0 in a new order bills nothing: a new order's lines must have a quantity of at least 1 "
+                "(remove the line, or mark it Skip_Line_Item__c).",
             )
         elif candidate.metered:
-            if quantity > 1:
+            if whole > 1:
                 self.problem(
                     "metered_quantity",
                     "OrderItem",
                     line["Id"],
-                    f"metered (Arrears) lines bill reported usage, so their quantity must be 1, not {quantity:g}",
+                    f"metered (Arrears) lines bill reported usage, so their quantity must be 1, not {whole}",
                 )
         else:
-            entry["quantity"] = int(quantity)
+            entry["quantity"] = whole
         return entry
 
     # -- one-time proration prices (F28, F32) ------------------------------------------------------------------
@@ -539,9 +646,9 @@ class ContractDrafter:
         period: dict,
     ) -> dict:
         """An `add_invoice_items` entry billing `months` of a recurring line once: a one-time copy of its price
-        worth `unit x months / frequency` (F28, F32)."""
+        worth `unit x months / frequency` (F28, F32), from the exact per-period amount."""
         recurring = candidate.params["recurring"]
-        unit = to_decimal(candidate.params["unit_amount_decimal"]) * months / recurring["interval_count"]
+        unit = fraction_of(candidate.unit_amount or Decimal(0), months, recurring["interval_count"])
         marks = {"salesforce_proration": "true"}
         params = {
             name: value for name, value in candidate.params.items() if name not in ("recurring", "unit_amount_decimal")
@@ -563,44 +670,36 @@ class ContractDrafter:
     def billable_lines(self, order: Mapping[str, Any]) -> list[dict]:
         return billable_lines(self.org, order)
 
-    def decimal_quantity(self, line: Mapping[str, Any], quantity: float) -> None:
-        self.problem(
-            "integer_quantity",
-            "OrderItem",
-            line["Id"],
-            f"Quantity {quantity:g} specified as a decimal value. Only integers are supported.",
-        )
-
-    def net_line(self, line: Mapping[str, Any], quantity: float, aggregate: Aggregate) -> None:
+    def net_line(self, line: Mapping[str, Any], quantity: int, aggregate: Aggregate) -> None:
         """F30: a negative amendment line reduces the chain of the line it revises."""
-        if not float(quantity).is_integer():
-            self.decimal_quantity(line, quantity)
-            return
         origin = line.get("SBQQ__RevisedOrderProduct__c")
         if origin is None:
             self.problem(
                 "revised_line_present",
                 "OrderItem",
                 line["Id"],
-                f"a negative quantity ({quantity:g}) needs SBQQ__RevisedOrderProduct__c naming the line it reduces",
+                f"a negative quantity ({quantity}) needs SBQQ__RevisedOrderProduct__c naming the line it reduces",
             )
             return
         error = aggregate.net(origin, -quantity)
         if error:
             self.problem("amendment_netting", "OrderItem", line["Id"], error)
 
-    def term_and_start(self, order: Mapping[str, Any]) -> tuple[MappedFields, date | None, float | None]:
+    def term_and_start(self, order: Mapping[str, Any]) -> tuple[MappedFields, date | None, int | None]:
+        """The order's mapped schedule fields, its start date and its term in whole months (None when unknown)."""
         mapped = self._map("subscription_schedule", "Order", order)
         phase_term = self.context.mapper.map("subscription_phase", order, self.org).values.get(TERM_PSEUDO_PATH)
         term = phase_term if phase_term is not None else mapped.values.get(TERM_PSEUDO_PATH)
-        if term is not None and (not float(term).is_integer() or term <= 0):
+        months = whole_number(term)
+        if term is not None and (months is None or months <= 0):
             quote = quote_of(self.org, order) or {"Id": order["Id"]}
+            shown = format(term, "f") if isinstance(term, Decimal) else repr(term)
             self.problem(
                 "integer_term",
                 "SBQQ__Quote__c",
                 quote["Id"],
-                f"subscription term {term:g} must be a whole, positive number of months",
+                f"subscription term {shown} must be a whole, positive number of months",
             )
-            term = None
+            months = None
         start = mapped.values.get("start_date")
-        return mapped, start if isinstance(start, date) else None, term
+        return mapped, start if isinstance(start, date) else None, months

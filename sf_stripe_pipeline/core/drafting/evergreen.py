@@ -18,7 +18,7 @@ from sf_stripe_pipeline.core.desired import ref
 from sf_stripe_pipeline.core.drafting.drafter import PAYMENT_TERM_PATHS, ContractDrafter, without_quantity
 from sf_stripe_pipeline.core.drafting.schedule import SCHEDULE_CANCEL
 from sf_stripe_pipeline.core.mapping import MappedFields
-from sf_stripe_pipeline.core.money import midnight_timestamp
+from sf_stripe_pipeline.core.money import midnight_timestamp, whole_number
 
 SUBSCRIPTION_CANCEL = SCHEDULE_CANCEL
 """F40: an evergreen cancellation effective today: no credit, no refund, no final invoice."""
@@ -47,15 +47,27 @@ class EvergreenDrafter(ContractDrafter):
         for line in self.billable_lines(initial):
             self.evergreen_item(initial, line, aggregate, used_prices)
         cancellation: tuple[date, list[dict]] | None = None
+        cancelled_by: str | None = None
         for amendment in amendments:
-            cancellation = self.evergreen_amendment(amendment, aggregate, used_prices, linked) or cancellation
+            if cancelled_by is not None:  # F35/F40: a cancellation must be the last amendment
+                self.problem(
+                    "termination_is_last",
+                    "Order",
+                    amendment["Id"],
+                    f"A termination order is processing, but more amendments are queued: {cancelled_by} cancels the "
+                    "evergreen subscription before this amendment. Deactivate or delete the later amendments.",
+                )
+            found = self.evergreen_amendment(amendment, aggregate, used_prices, linked)
+            if found is not None and cancelled_by is None:
+                cancellation, cancelled_by = found, amendment["Id"]
         if not isinstance(start, date) or settings is None:
             return
         metadata = self._build({}, "Order", initial)["metadata"]
         # A cancellation keeps the items billing until it takes effect.
         cancel_on, items = cancellation if cancellation else (None, aggregate.items())
         if start > self.context.today and not linked.startswith("sub_"):
-            self.add("subscription_schedule", "Order", initial, self.evergreen_schedule(initial, start, items, settings))
+            schedule = self.evergreen_schedule(initial, start, items, settings)
+            self.add("subscription_schedule", "Order", initial, schedule)
             return
         params = {
             "customer": ref("customer", self.contract.account_id or ""),
@@ -96,11 +108,12 @@ class EvergreenDrafter(ContractDrafter):
         self, order: Mapping[str, Any], line: Mapping[str, Any], aggregate: Aggregate, used_prices: set[str]
     ) -> None:
         drafted = self.discounted_line(order, line, None, used_prices)  # evergreen prices are per period already
-        if drafted is None:
-            return
+        quantity = whole_number(self.line_quantity(line))
+        if drafted is None or quantity is None:
+            return  # its problems (a decimal or missing quantity among them) are reported
         entry, candidate = drafted
-        quantity = max(line.get("Quantity") or 0, 0)
-        aggregate.open(Slot(line["Id"], chain_origin(line), quantity, without_quantity(entry), candidate.metered))
+        slot = Slot(line["Id"], chain_origin(line), max(quantity, 0), without_quantity(entry), candidate.metered)
+        aggregate.open(slot)
 
     def evergreen_amendment(
         self, amendment: Mapping[str, Any], aggregate: Aggregate, used_prices: set[str], linked: str
@@ -117,9 +130,11 @@ class EvergreenDrafter(ContractDrafter):
                 "amendment once the evergreen subscription has begun.",
             )
         for line in self.billable_lines(amendment):
-            quantity = line.get("Quantity") or 0
-            if quantity < 0:
-                self.net_line(line, quantity, aggregate)
+            raw_quantity = self.line_quantity(line)
+            if self.removes_or_keeps(raw_quantity):
+                removed = self.whole_quantity(line, raw_quantity)
+                if removed:  # a negative delta nets its chain (F30); a 0 delta changes nothing
+                    self.net_line(line, removed, aggregate)
                 continue
             if line.get("SBQQ__SubscriptionType__c") != "Evergreen":
                 self.problem(
@@ -143,8 +158,12 @@ class EvergreenDrafter(ContractDrafter):
         return start, before
 
     def evergreen_schedule(self, order: Mapping[str, Any], start: date, items: list[dict], settings: dict) -> dict:
-        """F39: a future evergreen order is a schedule released into a plain subscription as soon as it starts."""
+        """F39: a future evergreen order is a schedule released into a plain subscription as soon as it starts; its
+        only phase carries the order's coupons (F44), which the subscription keeps when it is released."""
         begins = midnight_timestamp(start)
+        phase = {"items": items, "end_date": begins + 1, "proration_behavior": "none"}
+        if discounts := self.discounts(order):
+            phase["discounts"] = discounts
         return {
             "customer": ref("customer", self.contract.account_id or ""),
             "start_date": begins,
@@ -154,6 +173,6 @@ class EvergreenDrafter(ContractDrafter):
                 "invoice_settings": {"days_until_due": settings["days_until_due"]},
             },
             "metadata": self._build({}, "Order", order)["metadata"],
-            "phases": [{"items": items, "end_date": begins + 1, "proration_behavior": "none"}],
+            "phases": [phase],
         }
 

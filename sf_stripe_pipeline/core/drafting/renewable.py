@@ -12,6 +12,7 @@ multiple of the billing frequency gets backend proration (F28). One-time lines b
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -24,10 +25,10 @@ from sf_stripe_pipeline.core.amendments import (
     same_day_of_month,
 )
 from sf_stripe_pipeline.core.drafting.drafter import PriceCandidate, without_quantity
-from sf_stripe_pipeline.core.drafting.schedule import ScheduleDrafter
-from sf_stripe_pipeline.core.money import add_months, midnight_timestamp
+from sf_stripe_pipeline.core.drafting.schedule import MAX_RECURRING_LINES, Intervals, ScheduleDrafter
+from sf_stripe_pipeline.core.money import add_months, midnight_timestamp, whole_number
 
-MAX_RECURRING_LINES = 100
+__all__ = ["MAX_RECURRING_LINES", "RenewableDrafter"]
 
 
 class Timeline:
@@ -38,7 +39,7 @@ class Timeline:
         self.end = end
         self.aggregate = Aggregate()
         self.used_prices: set[str] = set()
-        self.intervals: dict[tuple[str, int], list[str]] = {}
+        self.intervals = Intervals()
         self.candidates: dict[str, PriceCandidate] = {}
         """The price drafted for each line that opened a slot (F28 bills leftover months with copies of them)."""
         self.phases: list[PhaseDraft] = []
@@ -58,24 +59,26 @@ class RenewableDrafter(ScheduleDrafter):
     def draft_orders(self, initial: Mapping[str, Any], amendments: list[Mapping[str, Any]]) -> None:
         """F22, F30-F32, F35, F37, F38: the initial order and every amendment, replayed into one schedule."""
         schedule_mapped, start, term = self.term_and_start(initial)
-        end = add_months(start, int(term)) if start is not None and term is not None else None
+        end = add_months(start, term) if start is not None and term is not None else None
         timeline = Timeline(start, end)
-        for order in (initial, *amendments):
-            timeline.add(self.order_phase(order, timeline, term if order is initial else None))
-        self.check_intervals(initial, timeline.intervals)
+        timeline.add(self.order_phase(initial, timeline, term, is_initial=True))
+        for amendment in amendments:
+            timeline.add(self.order_phase(amendment, timeline, None, is_initial=False))
+        self.check_intervals(timeline.intervals)
         leftover = self.term_leftover(initial, term, timeline.intervals, amended=bool(amendments))
-        if start is None or end is None:
+        if start is None or end is None or term is None:
             return
-        phases, terminated = self.lay_out(timeline.phases, timeline.end)
-        if leftover:
-            boundary = add_months(start, int(term or 0) - leftover)  # from the start: month ends stay right
-            phases = self.backend_proration(phases, timeline, boundary, leftover)
-        self.schedule(initial, schedule_mapped, amendments, start, phases, terminated)
+        layout = self.lay_out(timeline.phases, timeline.end)
+        if leftover and layout.phases and layout.terminated_on is None:
+            boundary = add_months(start, term - leftover)  # from the start: month ends stay right
+            layout = replace(layout, phases=self.backend_proration(layout.phases, timeline, boundary, leftover))
+        self.schedule(initial, schedule_mapped, amendments, start, layout)
 
-    def order_phase(self, order: Mapping[str, Any], timeline: Timeline, initial_term: float | None) -> PhaseDraft | None:
+    def order_phase(
+        self, order: Mapping[str, Any], timeline: Timeline, initial_term: int | None, *, is_initial: bool
+    ) -> PhaseDraft | None:
         """The phase an order opens: the aggregate after its lines, its one-time lines, and its phase fields.
-        `initial_term` is given for the initial order only."""
-        is_initial = initial_term is not None or not timeline.phases
+        `initial_term` is the initial order's term (None for amendments, whose own term comes with their dates)."""
         if is_initial:
             order_start, term = timeline.initial_start, initial_term
         else:
@@ -93,46 +96,38 @@ class RenewableDrafter(ScheduleDrafter):
                 )
         invoice_items: list[dict] = []
         recurring: list[str] = []
-        lines = self.billable_lines(order)
-        if not is_initial and lines and all(line.get("SBQQ__SubscriptionPricing__c") is None for line in lines):
-            self.problem(
-                "amendment_not_all_one_time",
-                "Order",
-                order["Id"],
-                "The amendment order represents all one-time invoices. Create a new, separate order for one-time items.",
-            )
         partial_month = (
             not is_initial
             and order_start is not None
             and timeline.initial_start is not None
             and not same_day_of_month(timeline.initial_start, order_start)
         )
-        for line in lines:
-            quantity = line.get("Quantity") or 0
-            if quantity < 0 and not is_initial:
-                self.net_line(line, quantity, timeline.aggregate)
+        for line in self.billable_lines(order):
+            raw_quantity = self.line_quantity(line)
+            if not is_initial and self.removes_or_keeps(raw_quantity):
+                removed = self.whole_quantity(line, raw_quantity)
+                if removed:  # F30: a negative delta nets its chain; a 0 delta changes nothing (no item, no price)
+                    self.net_line(line, removed, timeline.aggregate)
                 continue
             drafted = self.discounted_line(order, line, term, timeline.used_prices)
             if drafted is None:
                 continue
             entry, candidate = drafted
+            quantity = whole_number(raw_quantity)
             if candidate.interval is None:
-                invoice_items.append(entry)
+                if quantity:
+                    invoice_items.append(entry)
                 continue
             recurring.append(line["Id"])
-            timeline.intervals.setdefault(candidate.interval, []).append(line["Id"])
+            timeline.intervals.add(order["Id"], line["Id"], candidate.interval)
+            if quantity is None:
+                continue  # a decimal or missing quantity is reported; the line opens no slot
             slot = Slot(line["Id"], chain_origin(line), max(quantity, 0), without_quantity(entry), candidate.metered)
             timeline.aggregate.open(slot)
             timeline.candidates[line["Id"]] = candidate
             if not is_initial and order_start is not None and timeline.end is not None:
                 invoice_items += self.proration_items(line, candidate, entry, term, order_start, partial_month)
-        if len(recurring) > MAX_RECURRING_LINES:
-            self.problem(
-                "max_recurring_lines",
-                "Order",
-                order["Id"],
-                f"{len(recurring)} recurring lines; at most {MAX_RECURRING_LINES} are supported",
-            )
+        self.check_order_lines(order, recurring, amendment=not is_initial)
         if order_start is None:
             return None
         extra = self.phase_fields(order, order_start, first=is_initial)
@@ -143,7 +138,7 @@ class RenewableDrafter(ScheduleDrafter):
         line: Mapping[str, Any],
         candidate: PriceCandidate,
         entry: Mapping[str, Any],
-        term: float | None,
+        term: int | None,
         start: date,
         partial_month: bool,
     ) -> list[dict]:
@@ -161,17 +156,18 @@ class RenewableDrafter(ScheduleDrafter):
     def term_leftover(
         self,
         order: Mapping[str, Any],
-        term: float | None,
-        intervals: Mapping[tuple[str, int], list[str]],
+        term: int | None,
+        intervals: Intervals,
         *,
         amended: bool,
     ) -> int:
         """F28: the months a term runs past its last whole billing period (0 when it is a multiple). Only backend
         proration (term longer than the frequency, no amendments yet) is supported; the rest is reported."""
-        if term is None or len(intervals) != 1:
+        grouped = intervals.by_interval()
+        if term is None or len(grouped) != 1:
             return 0
-        [((_, months), line_ids)] = intervals.items()
-        leftover = int(term) % months
+        [((_, months), line_ids)] = grouped.items()
+        leftover = term % months
         if not leftover:
             return 0
         unsupported = None
@@ -185,7 +181,7 @@ class RenewableDrafter(ScheduleDrafter):
             "not_yet_supported",
             "Order",
             order["Id"],
-            f"a {term:g}-month term is not a multiple of the {months}-month billing frequency of "
+            f"a {term}-month term is not a multiple of the {months}-month billing frequency of "
             f"{', '.join(line_ids)}: {unsupported} - not yet supported",
         )
         return 0

@@ -10,7 +10,7 @@ Secrets reach the resource only as `dagster.EnvVar`s (see `defs/resources.py`).
 Two answers end a run at once, with one line saying why (issues 10.4, 12.7), whatever request gets them (a hook on
 the client's HTTP session sees every response):
 - 403 `REQUEST_LIMIT_EXCEEDED`: the org's daily API allowance is used up; retrying only spends what other
-  integrations need, so nothing more is sent (`SalesforceRequestLimit`, never retried by Dagster);
+  integrations need, so nothing more is sent (`SalesforceStop`, never retried by Dagster);
 - 401 `INVALID_SESSION_ID` on a client given only an access token, which cannot log in again. A client that logged
   in itself (username and password, JWT, the sandbox) logs in again and repeats the request: simple-salesforce
   does that on its own.
@@ -18,6 +18,7 @@ the client's HTTP session sees every response):
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import dagster as dg
@@ -28,6 +29,8 @@ from sf_stripe_pipeline import home
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
 
 API_VERSION = "62.0"
+EXACT_NUMBERS: dict[str, Any] = {"parse_float": Decimal}
+"""Salesforce numbers are parsed as Decimal, never float: money stays exact from the first byte (spec F18)."""
 
 
 class SalesforceStop(dg.Failure):
@@ -102,7 +105,9 @@ class SalesforceResource(dg.ConfigurableResource):
 
     def _client(self) -> Salesforce:
         if self.access_token:
-            return Salesforce(instance_url=self.instance_url, session_id=self.access_token, version=self.api_version)
+            return Salesforce(
+                instance_url=self.instance_url, session_id=self.access_token, version=self.api_version, **EXACT_NUMBERS
+            )
         if self.username and self.consumer_key:
             return Salesforce(
                 username=self.username,
@@ -110,6 +115,7 @@ class SalesforceResource(dg.ConfigurableResource):
                 privatekey_file=self.private_key_file,
                 domain=self.domain,
                 version=self.api_version,
+                **EXACT_NUMBERS,
             )
         if self.username:
             return Salesforce(
@@ -118,6 +124,7 @@ class SalesforceResource(dg.ConfigurableResource):
                 security_token=self.security_token,
                 domain=self.domain,
                 version=self.api_version,
+                **EXACT_NUMBERS,
             )
         return SalesforceSandbox(self.sandbox_dir or home.salesforce_sandbox_dir()).client()
 

@@ -1,10 +1,15 @@
-"""Sync: from the extracted Salesforce org to Stripe, one daily partition of `Order.ActivatedDate` at a time.
+"""Sync: from the extracted Salesforce org to Stripe, one daily partition (UTC) at a time.
 
     salesforce/* ─▶ validated_contracts ─▶ desired_stripe_state ─▶ actual_stripe_state ─▶ sync_plan ─▶ applied_sync
 
-A partition syncs every contract (an initial order plus its amendments) that has an order activated in its window,
-from current Salesforce and current Stripe state, so replaying a partition is safe and partitions can run in any
-order. A manual sync names orders instead (`SyncScopeConfig.order_ids`), and the window is then ignored.
+A partition syncs every contract (an initial order plus its amendments) that was activated or changed that day: an
+order's activation, or the last change of the order, its lines, its quote or its coupon snapshots
+(`SystemModstamp`/`LastModifiedDate`) falls in the partition's window (see core/contracts.py). It syncs from current
+Salesforce and current Stripe state, so replaying a partition is safe and partitions can run in any order. A manual
+sync names orders instead (`SyncScopeConfig.order_ids`), and the window is then ignored.
+
+Within a contract, orders sync in order: when an amendment fails validation, the initial order and the amendments
+before it still sync, the failing one gets its errors and the later ones wait (core/rules.py).
 
 Each asset keeps its latest result in a DuckDB table of the `sync` schema (one module per table in
 `sf_stripe_pipeline/warehouse/`); the translation and the diff are pure functions in `sf_stripe_pipeline.core`, and
@@ -16,17 +21,18 @@ A dry run materializes everything up to `sync_plan` and stops there.
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sf_stripe_pipeline import clock, warehouse
 from sf_stripe_pipeline.apply import apply_plan
-from sf_stripe_pipeline.core import assess_contracts, build_contracts, build_plan, contracts_in_scope, desired_state
+from sf_stripe_pipeline.core import assess_contracts, build_contracts, build_plan, contracts_in_scope, merge_desired
+from sf_stripe_pipeline.core.limits import run_limit_problems, withhold_destructive
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
@@ -49,6 +55,9 @@ QUARANTINE_CHECK = "no_quarantined_contracts"
 PLAN_LIMITS_CHECK = "plan_within_limits"
 SYNC_ERRORS_CHECK = "no_sync_errors"
 
+MODE_TAG, DRY_RUN_MODE = "sf_stripe/mode", "dry_run"
+"""The run tag the jobs set (defs/jobs.py); a dry run stops at the plan."""
+
 SYNC_PARTITIONS = dg.DailyPartitionsDefinition(
     start_date=sync_config().start_date.isoformat(),
     end_offset=1,  # today is a partition too: live sync re-syncs it every few minutes
@@ -66,16 +75,36 @@ class SyncScopeConfig(dg.Config):
         description="Manual sync: sync the contracts of these orders (initial or amendment) and ignore the "
         "partition window.",
     )
+    since: str | None = Field(
+        default=None,
+        description="A backfill in one partition: the window starts at this date (YYYY-MM-DD, UTC) instead of the "
+        "partition's own start, and ends where the partition (or range) ends. However old the date, Dagster "
+        "then keeps one partition's records, not one per day.",
+    )
+
+    @field_validator("since")
+    @classmethod
+    def _a_date(cls, since: str | None) -> str | None:
+        if since is not None:
+            date.fromisoformat(since)  # ValueError names the bad date
+        return since
 
 
-def _window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
+def _window(context: dg.AssetExecutionContext, config: SyncScopeConfig) -> tuple[datetime, datetime]:
     window = context.partition_time_window
+    if config.since:
+        since = date.fromisoformat(config.since)
+        return min(datetime(since.year, since.month, since.day, tzinfo=UTC), window.start), window.end
     return window.start, window.end
 
 
 def _partition_label(context: dg.AssetExecutionContext) -> str:
     keys = context.partition_key_range
     return keys.start if keys.start == keys.end else f"{keys.start}...{keys.end}"
+
+
+def _dry_run(context: dg.AssetExecutionContext) -> bool:
+    return context.run.tags.get(MODE_TAG) == DRY_RUN_MODE
 
 
 def _markdown(rows: Sequence[dict[str, Any]], limit: int = 20) -> dg.MetadataValue:
@@ -96,41 +125,60 @@ def _instance_url(salesforce: SalesforceResource) -> str:
         dg.AssetCheckSpec(
             QUARANTINE_CHECK,
             asset=VALIDATED_CONTRACTS,
-            description="Contracts breaking a schema or business rule are quarantined: they never reach Stripe, "
-            "and every rule each one breaks is listed.",
+            description="Orders breaking a schema or business rule never reach Stripe: each failing order is listed "
+            "with every rule it breaks; the orders before it still sync, the ones after it wait.",
         )
     ],
     **PARTITIONED,
 )
 def validated_contracts(
-    context: dg.AssetExecutionContext, config: SyncScopeConfig, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, config: SyncScopeConfig, duckdb: DuckDBResource, salesforce: SalesforceResource
 ) -> dg.MaterializeResult:
-    """The contracts in scope, each valid or quarantined with every rule it breaks (schemas and business rules)."""
+    """The contracts in scope, each assessed once: the orders that sync (and their desired Stripe objects), the
+    order that fails with every rule it breaks (schemas, business rules, what Stripe would refuse), and the orders
+    that wait for it or are deleted in Salesforce."""
+    instance_url = _instance_url(salesforce)
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         org_snapshot = org.load_org(conn)
         if config.order_ids:
             contracts = contracts_in_scope(build_contracts(org_snapshot), org_snapshot, order_ids=config.order_ids)
         else:
-            contracts = contracts_in_scope(build_contracts(org_snapshot), org_snapshot, window=_window(context))
-        assessments = assess_contracts(contracts, org_snapshot, sync_config(), today=clock.now().date())
-        violations = {key: assessment.violations for key, assessment in assessments.items()}
+            contracts = contracts_in_scope(
+                build_contracts(org_snapshot), org_snapshot, window=_window(context, config)
+            )
+        assessments = assess_contracts(
+            contracts, org_snapshot, sync_config(), today=clock.now().date(), instance_url=instance_url
+        )
         validation.write(
             conn, run_id=context.run.run_id, partition=_partition_label(context), contracts=contracts,
-            violations=violations,
+            assessments=assessments,
         )
 
-    broken = [(key, v) for key, found in violations.items() for v in found]
+    broken = [(key, v) for key, found in assessments.items() for v in found.violations]
     by_rule = Counter(violation.rule for _, violation in broken)
-    quarantined = sum(1 for found in violations.values() if found)
+    by_status = Counter(assessment.status for assessment in assessments.values())
+    failing = sum(1 for found in assessments.values() if found.failing_order_id)
     sample = [
-        {"contract": key, "rule": v.rule, "record": f"{v.sf_object} {v.sf_id}", "message": v.message}
+        {
+            "contract": key,
+            "order": assessments[key].failing_order_id,
+            "rule": v.rule,
+            "record": f"{v.sf_object} {v.sf_id}",
+            "message": v.message,
+        }
         for key, v in broken
     ]
     counts = {
         "contracts_in_scope": len(contracts),
-        "valid_contracts": len(contracts) - quarantined,
-        "quarantined_contracts": quarantined,
+        "valid_contracts": by_status[validation.VALID],
+        "partly_synced_contracts": by_status[validation.PARTIAL],
+        "quarantined_contracts": by_status[validation.QUARANTINED],
+        "deleted_contracts": by_status[validation.DELETED],
+        "failing_orders": failing,
+        "waiting_orders": sum(
+            1 for found in assessments.values() for _, why in found.skipped if why.startswith("Waiting")
+        ),
         "violations_by_rule": dg.MetadataValue.json(dict(by_rule)),
     }
     return dg.MaterializeResult(
@@ -138,7 +186,7 @@ def validated_contracts(
         check_results=[
             dg.AssetCheckResult(
                 check_name=QUARANTINE_CHECK,
-                passed=quarantined == 0,
+                passed=failing == 0,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={**counts, "sample": _markdown(sample)},
             )
@@ -147,24 +195,16 @@ def validated_contracts(
 
 
 @dg.asset(key=DESIRED_STATE, deps=[VALIDATED_CONTRACTS], kinds={"duckdb"}, **PARTITIONED)
-def desired_stripe_state(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource, salesforce: SalesforceResource
-) -> dg.MaterializeResult:
-    """The Stripe objects that Salesforce plus the mapping config imply for the valid contracts in scope:
-    customers, products, prices and subscription schedules, with symbolic references between them."""
-    instance_url = _instance_url(salesforce)
+def desired_stripe_state(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """The Stripe objects that Salesforce plus the mapping config imply for the synced orders in scope: customers,
+    products, prices, coupons, subscription schedules, subscriptions and invoices, with symbolic references between
+    them; each contract's objects as validation drafted them, merged (one customer per account, one price per
+    PricebookEntry...)."""
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        valid_keys = validation.valid_keys(conn)
-        org_snapshot = org.load_org(conn)
-        contracts = [contract for contract in build_contracts(org_snapshot) if contract.key in valid_keys]
-        today = clock.now().date()
-        # Assessed once here: the desired objects, and the coupon links applied_sync needs for write-backs (F43/F44).
-        assessments = assess_contracts(contracts, org_snapshot, sync_config(), today=today, instance_url=instance_url)
-        objects = desired_state(
-            contracts, org_snapshot, sync_config(), today=today, instance_url=instance_url, assessments=assessments
-        )
-        links = [link for assessment in assessments.values() for link in assessment.coupon_links]
+        objects_by_contract, links = validation.syncing_objects(conn)
+        objects = merge_desired(objects_by_contract)
+        # The coupon links are what applied_sync needs for the coupon snapshots and write-backs (F43/F44).
         desired.write_coupon_links(conn, context.run.run_id, links)
         desired.write(conn, context.run.run_id, objects)
     counts = Counter(obj.stripe_object for obj in objects)
@@ -172,7 +212,7 @@ def desired_stripe_state(
         metadata={
             "dagster/row_count": len(objects),
             "objects_by_type": dg.MetadataValue.json(dict(counts)),
-            "contracts": len(valid_keys),
+            "contracts": len(objects_by_contract),
         }
     )
 
@@ -218,39 +258,34 @@ def actual_stripe_state(
             PLAN_LIMITS_CHECK,
             asset=SYNC_PLAN,
             blocking=True,
-            description="Guards Stripe: at most `limits.max_operations_per_run` operations, and no archive or cancel "
-            "unless `limits.allow_destructive` is set. A failure stops the run before any write.",
+            description="Guards Stripe against run-wide hazards: at most `limits.max_operations_per_run` operations. "
+            "A failure stops the run before any write; the plan is stored whole either way. (Destructive changes "
+            "are not a run-wide hazard: while `limits.allow_destructive` is false, the contracts needing one are "
+            "withheld from the plan, each with an error, and the others sync.)",
         )
     ],
     **PARTITIONED,
 )
 def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The diff between desired and actual Stripe state: one row per create, update, archive or cancel, each with
-    its payload hash and a deterministic idempotency key. A dry run stops here."""
+    its payload hash and a deterministic idempotency key, less the operations of contracts that need a destructive
+    change while `limits.allow_destructive` is false (each gets a note, reported as an error on its orders). A dry
+    run stops here."""
+    limits = sync_config().limits
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        planned = build_plan(
+        full = build_plan(
             desired.load(conn), actual.bodies(conn), config=sync_config(), now=int(clock.now().timestamp())
         )
+        planned = withhold_destructive(full, limits)
         plan.write(conn, run_id=context.run.run_id, partition=_partition_label(context), plan=planned)
         rejected = validation.quarantined_count(conn)
 
     operations = planned.operations
     summary = Counter(f"would_{op.operation}" for op in operations)
     by_object = Counter(f"{op.operation} {op.stripe_object}" for op in operations)
-    limits = sync_config().limits
-    destructive = [op for op in operations if op.destructive]
-    problems = []
-    if len(operations) > limits.max_operations_per_run:
-        problems.append(
-            f"{len(operations)} operations planned, more than limits.max_operations_per_run = "
-            f"{limits.max_operations_per_run}"
-        )
-    if destructive and not limits.allow_destructive:
-        problems.append(
-            f"{len(destructive)} destructive operations (retiring Stripe objects still in use) planned while "
-            "limits.allow_destructive is false"
-        )
+    problems = run_limit_problems(operations, limits)
+    withheld = len(full.operations) - len(operations)
     sample = [
         {"op": op.operation, "object": op.stripe_object, "sf": f"{op.sf_object} {op.sf_id}", "stripe_id": op.stripe_id}
         for op in operations
@@ -261,6 +296,7 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
         "would_archive": summary["would_archive"],
         "would_cancel": summary["would_cancel"],
         "would_finalize": summary["would_finalize"],
+        "withheld_destructive_operations": withheld,
         "rejected_contracts": rejected,
         "not_synced_notes": len(planned.notes),
     }
@@ -276,7 +312,8 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
             dg.AssetCheckResult(
                 check_name=PLAN_LIMITS_CHECK,
                 passed=not problems,
-                severity=dg.AssetCheckSeverity.ERROR,
+                # A dry run applies nothing, so the plan is reported whole and the run ends normally.
+                severity=dg.AssetCheckSeverity.WARN if _dry_run(context) else dg.AssetCheckSeverity.ERROR,
                 description="; ".join(problems) or "Plan within limits.",
                 metadata={**summary_metadata, "operations": len(operations)},
             )

@@ -22,6 +22,7 @@ from array import array
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,11 @@ class SalesforceSandbox:
         session = transport.in_process_session(self)
         if session_id is not None:
             return simple_salesforce.Salesforce(
-                instance_url=INSTANCE_URL, session_id=session_id, version=API_VERSION, session=session
+                instance_url=INSTANCE_URL,
+                session_id=session_id,
+                version=API_VERSION,
+                session=session,
+                parse_float=Decimal,  # numbers exact, as the pipeline's own client reads them
             )
         return simple_salesforce.Salesforce(
             username=auth.USERNAME,
@@ -227,6 +232,7 @@ class SalesforceSandbox:
             domain=auth.LOGIN_DOMAIN,
             version=API_VERSION,
             session=session,
+            parse_float=Decimal,
         )
 
     def configure_faults(self, faults: FaultConfig | None) -> None:

@@ -183,8 +183,10 @@ class Subscriptions(Resource):
         subscription["discounts"] = create_discounts(
             ctx, params.get("discounts"), "discounts", customer["id"], subscription["id"]
         )
+        # A schedule's phase prices were checked when the schedule was saved; archiving them since does not matter.
+        held = frozenset(item["price"] for item in params["items"]) if schedule else frozenset()
         items = [
-            SUBSCRIPTION_ITEMS.attach(ctx, subscription, item, f"items[{index}]")
+            SUBSCRIPTION_ITEMS.attach(ctx, subscription, item, f"items[{index}]", held)
             for index, item in enumerate(params["items"])
         ]
         currencies = {item["price"]["currency"] for item in items}
@@ -227,8 +229,9 @@ class Subscriptions(Resource):
         subscription = self.load(ctx, subscription_id)
         for item in SUBSCRIPTION_ITEMS.of(ctx, subscription_id):
             ctx.store.remove(item["object"], item["id"])
+        held = frozenset(item["price"] for item in params["items"])  # checked when the schedule was saved
         for index, item in enumerate(params["items"]):
-            SUBSCRIPTION_ITEMS.attach(ctx, subscription, item, f"items[{index}]")
+            SUBSCRIPTION_ITEMS.attach(ctx, subscription, item, f"items[{index}]", held)
         subscription["discounts"] = create_discounts(
             ctx, params["discounts"], "discounts", subscription["customer"], subscription_id
         )
@@ -298,9 +301,17 @@ class SubscriptionItems(Resource):
             raise invalid("You cannot add items to a canceled subscription.", "subscription")
         return self.render(ctx, self.attach(ctx, subscription, params, None))
 
-    def attach(self, ctx: Context, subscription: StripeObject, line: dict[str, Any], param: str | None) -> StripeObject:
-        """Add one item to `subscription`; `param` prefixes error params (`items[0]`), None at top level."""
-        price = PRICES.resolve(ctx, line, param, "recurring")
+    def attach(
+        self,
+        ctx: Context,
+        subscription: StripeObject,
+        line: dict[str, Any],
+        param: str | None,
+        held: frozenset[str] = frozenset(),
+    ) -> StripeObject:
+        """Add one item to `subscription`; `param` prefixes error params (`items[0]`), None at top level. Prices in
+        `held` may be inactive (see `PRICES.resolve`)."""
+        price = PRICES.resolve(ctx, line, param, "recurring", held=held)
         if any(item["price"]["id"] == price["id"] for item in self.of(ctx, subscription["id"])):
             raise invalid(
                 f"Cannot add multiple subscription items with the same price: {price['id']}.",
@@ -422,7 +433,12 @@ class SubscriptionSchedules(Resource):
             )
         if params.get("phases"):
             start = self._first_phase_start(ctx, schedule, params["phases"][0])
-            schedule["phases"] = self._phases(ctx, params["phases"], start, schedule["default_settings"])
+            held = frozenset(
+                line["price"]
+                for phase in schedule["phases"]
+                for line in (*phase["items"], *phase["add_invoice_items"])
+            )
+            schedule["phases"] = self._phases(ctx, params["phases"], start, schedule["default_settings"], held)
             schedule["_mirrored_phase"] = None  # the subscription follows the new phase list on refresh
         super().apply_update(ctx, schedule, params)
 
@@ -512,9 +528,15 @@ class SubscriptionSchedules(Resource):
         return current_start
 
     def _phases(
-        self, ctx: Context, given_phases: list[dict[str, Any]], start: int, default_settings: StripeObject
+        self,
+        ctx: Context,
+        given_phases: list[dict[str, Any]],
+        start: int,
+        default_settings: StripeObject,
+        held: frozenset[str] = frozenset(),
     ) -> list[StripeObject]:
-        """Validate and lay out consecutive phases: each starts where the previous one ends."""
+        """Validate and lay out consecutive phases: each starts where the previous one ends. Prices in `held` are
+        already on the schedule and may have been archived since."""
         phases: list[StripeObject] = []
         phase_start = start
         for index, given in enumerate(given_phases):
@@ -525,7 +547,8 @@ class SubscriptionSchedules(Resource):
                     f"{param}[start_date]",
                 )
             items = [
-                self._phase_item(ctx, item, f"{param}[items][{number}]") for number, item in enumerate(given["items"])
+                self._phase_item(ctx, item, f"{param}[items][{number}]", held)
+                for number, item in enumerate(given["items"])
             ]
             if not items:
                 raise missing_param(f"{param}[items]")
@@ -546,7 +569,7 @@ class SubscriptionSchedules(Resource):
                 "trial_end": None,
                 **{key: value for key, value in given.items() if key not in _PHASE_DERIVED},
                 "add_invoice_items": [
-                    self._add_invoice_item(ctx, item, f"{param}[add_invoice_items][{number}]")
+                    self._add_invoice_item(ctx, item, f"{param}[add_invoice_items][{number}]", held)
                     for number, item in enumerate(given.get("add_invoice_items", []))
                 ],
                 "currency": PRICES.load(ctx, items[0]["price"])["currency"],
@@ -589,19 +612,25 @@ class SubscriptionSchedules(Resource):
             raise invalid(f"The end of {param} must be after its start ({start}).", f"{param}[end_date]")
         return end
 
-    def _phase_item(self, ctx: Context, item: dict[str, Any], param: str) -> StripeObject:
-        line = self._phase_line(ctx, item, param, "recurring")
+    def _phase_item(
+        self, ctx: Context, item: dict[str, Any], param: str, held: frozenset[str] = frozenset()
+    ) -> StripeObject:
+        line = self._phase_line(ctx, item, param, "recurring", held)
         return line | {"billing_thresholds": None, "plan": line["price"]}
 
-    def _add_invoice_item(self, ctx: Context, item: dict[str, Any], param: str) -> StripeObject:
+    def _add_invoice_item(
+        self, ctx: Context, item: dict[str, Any], param: str, held: frozenset[str] = frozenset()
+    ) -> StripeObject:
         default_period = {"start": {"type": "phase_start"}, "end": {"type": "phase_end"}}
-        line = self._phase_line(ctx, item, param, "one_time")
+        line = self._phase_line(ctx, item, param, "one_time", held)
         return line | {"discountable": True, "period": item.get("period") or default_period}
 
-    def _phase_line(self, ctx: Context, line: dict[str, Any], param: str, price_type: str) -> StripeObject:
+    def _phase_line(
+        self, ctx: Context, line: dict[str, Any], param: str, price_type: str, held: frozenset[str] = frozenset()
+    ) -> StripeObject:
         """What phase items and add-invoice-items share: a price, a quantity, discounts and metadata.
         Only add-invoice-items may carry a credit (a negative `price_data` amount), as with Stripe."""
-        price = PRICES.resolve(ctx, line, param, price_type, allow_credit=price_type == "one_time")
+        price = PRICES.resolve(ctx, line, param, price_type, allow_credit=price_type == "one_time", held=held)
         return {
             "discounts": self._discount_specs(ctx, line.get("discounts"), f"{param}[discounts]"),
             "metadata": merge_metadata({}, line.get("metadata", {}), f"{param}[metadata]"),

@@ -172,9 +172,17 @@ class Prices(Resource):
         self._claim_lookup_key(ctx, obj, params)
 
     def resolve(
-        self, ctx: Context, line: dict[str, Any], param: str | None, price_type: str, allow_credit: bool = False
+        self,
+        ctx: Context,
+        line: dict[str, Any],
+        param: str | None,
+        price_type: str,
+        allow_credit: bool = False,
+        held: frozenset[str] = frozenset(),
     ) -> StripeObject:
-        """The price of a subscription/phase/invoice item line: `price` by id, or an inline `price_data`."""
+        """The price of a subscription/phase/invoice item line: `price` by id, or an inline `price_data`. Prices in
+        `held` are already on the object being changed: archiving a price does not stop what already uses it, so
+        they may be inactive (a schedule keeps its archived line prices, and its phases still start with them)."""
         if line.get("price_data") is not None:
             # Inline prices are never listed as active; a credit (negative amount) only where Stripe allows one.
             try:
@@ -187,12 +195,15 @@ class Prices(Resource):
         price_id = line.get("price") or line.get("plan")
         if price_id is None:
             raise missing_param(nested_param(param, "price"))
-        return self.require_usable(ctx, price_id, nested_param(param, "price"), price_type)
+        return self.require_usable(ctx, price_id, nested_param(param, "price"), price_type, price_id in held)
 
-    def require_usable(self, ctx: Context, price_id: str, param: str, price_type: str) -> StripeObject:
-        """A price a subscription or invoice item may start using: existing, active, of the right type."""
+    def require_usable(
+        self, ctx: Context, price_id: str, param: str, price_type: str, held: bool = False
+    ) -> StripeObject:
+        """A price a subscription or invoice item may start using: existing, of the right type, and active unless
+        it is `held` (already in use by the object being changed)."""
         price = self.load(ctx, price_id, param=param)
-        if not price["active"]:
+        if not price["active"] and not held:
             raise invalid("The price specified is inactive. This field only accepts active prices.", param)
         if price["type"] != price_type:
             raise invalid(

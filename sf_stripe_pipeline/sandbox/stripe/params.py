@@ -29,7 +29,7 @@ from stripe import _request_options
 from stripe._stripe_object import UntypedStripeObject
 
 from .errors import StripeApiError, nested_param
-from .limits import STATEMENT_DESCRIPTOR_FORBIDDEN, STRING_MAX_LENGTHS, SUPPORTED_CURRENCIES
+from .limits import CONTROL_CHARACTERS, STATEMENT_DESCRIPTOR_FORBIDDEN, STRING_MAX_LENGTHS, SUPPORTED_CURRENCIES
 
 ParamTree = dict[str, Any]
 """Decoded form parameters: nested dicts whose leaves are strings; list indices are string keys."""
@@ -37,8 +37,6 @@ ParamTree = dict[str, Any]
 _KEY_SEGMENTS = re.compile(r"\[([^\]]*)\]")
 _INTEGER = re.compile(r"-?\d+")
 _LIST_INDEX = re.compile(r"\[\d+\]")
-# C0 controls and DEL, except tab, line feed and carriage return (descriptions and footers may span lines).
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # RequestOptions (the base of every params class) holds client-side options (api_key, idempotency_key, ...),
 # not wire parameters; its annotations name types imported only under TYPE_CHECKING.
@@ -226,7 +224,7 @@ def _coerce_sequence(value: ParamTree, item_annotation: Any, param: str, limits:
 
 
 def _check_characters(value: str, param: str) -> None:
-    if (control := _CONTROL_CHARACTERS.search(value)) is not None:
+    if (control := CONTROL_CHARACTERS.search(value)) is not None:
         raise StripeApiError(
             f"Invalid string for {param}: it contains the control character {control.group()!r} at position "
             f"{control.start()}; strings may not contain null bytes or other control characters.",

@@ -16,7 +16,10 @@ from sf_stripe_pipeline_tests.scenarios.authoring.cpq import CpqOrg
 CASES: dict[str, Callable[[CpqOrg], None]] = {}
 TODAY = "2025-03-10"
 ACTIVATED_TODAY = "2025-03-10T09:00:00Z"
-TOPICS = ("initial_orders", "amendments", "evergreen", "coupons", "accounts", "errors", "mdq")
+TOPICS = (
+    "initial_orders", "amendments", "evergreen", "coupons", "accounts", "errors", "mdq", "money", "terminations",
+    "isolation", "scope",
+)
 
 
 def case(function: Callable[[CpqOrg], None]) -> Callable[[CpqOrg], None]:

@@ -1,0 +1,92 @@
+"""Salesforce numbers are exact from the API to the core: simple-salesforce parses them as Decimal, the warehouse
+stores them as DECIMAL(38,18), and the OrgSnapshot holds Decimals (ints for int fields). A value the warehouse
+cannot hold never stops the extraction: it is stored as null, named on its record, and reported by the schemas."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from sf_stripe_pipeline.clock import NOW_ENV_VAR
+from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS
+from sf_stripe_pipeline.core.schemas import records_frame, schema_failures
+from sf_stripe_pipeline.salesforce.extract import extract_object
+from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
+from sf_stripe_pipeline.warehouse import org as org_tables
+from sf_stripe_pipeline.warehouse import prepare
+
+ORDER = "801000000000001AAA"
+LINES = {
+    "802000000000001AAA": {"Quantity": 3.0, "UnitPrice": 0.1},  # 0.1 exactly, not 0.1000000000000000055511
+    "802000000000002AAA": {"Quantity": 2.5, "UnitPrice": 1234567890.12345},
+    "802000000000003AAA": {"Quantity": 1.0, "UnitPrice": 1e25},  # more digits than any Salesforce number
+}
+
+
+@pytest.fixture
+def extracted(tmp_path, monkeypatch) -> duckdb.DuckDBPyConnection:
+    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:00:00Z")
+    sandbox = SalesforceSandbox(tmp_path / "salesforce")
+    sandbox.replace_org(
+        {
+            "Account": [{"Id": "001000000000001AAA", "Name": "Acme"}],
+            "Order": [{"Id": ORDER, "AccountId": "001000000000001AAA", "Status": "Activated"}],
+            "OrderItem": [{"Id": line_id, "OrderId": ORDER, **values} for line_id, values in LINES.items()],
+            "ConsumptionRate": [{"Id": "0sr000000000001AAA", "LowerBound": 10, "UpperBound": 20, "Price": 4.99}],
+        }
+    )
+    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    prepare(conn)
+    client = sandbox.client()
+    for sobject in ("OrderItem", "ConsumptionRate"):
+        extract_object(client, conn, sobject)
+    yield conn
+    conn.close()
+    sandbox.close()
+
+
+def test_numbers_arrive_and_are_stored_exactly(extracted: duckdb.DuckDBPyConnection) -> None:
+    types = dict(extracted.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'salesforce' "
+        "AND table_name = 'OrderItem' AND column_name IN ('UnitPrice', 'Quantity')"
+    ).fetchall())  # fmt: skip
+    assert types == {"UnitPrice": "DECIMAL(38,18)", "Quantity": "DECIMAL(38,18)"}
+    org = org_tables.load_org(extracted)
+    first, second, _ = sorted(org.records("OrderItem"), key=lambda line: line["Id"])
+    assert first["UnitPrice"] == Decimal("0.1") and str(first["UnitPrice"]) == "0.1"
+    assert first["Quantity"] == Decimal(3) and str(first["Quantity"]) == "3"
+    assert second["UnitPrice"] == Decimal("1234567890.12345") and second["Quantity"] == Decimal("2.5")
+    (rate,) = org.records("ConsumptionRate")
+    assert (rate["LowerBound"], rate["UpperBound"]) == (10, 20) and isinstance(rate["LowerBound"], int)
+    assert rate["Price"] == Decimal("4.99")
+
+
+def test_a_number_the_warehouse_cannot_hold_is_flagged_on_its_record_not_fatal(
+    extracted: duckdb.DuckDBPyConnection,
+) -> None:
+    org = org_tables.load_org(extracted)
+    lines = {line["Id"]: line for line in org.records("OrderItem")}
+    assert len(lines) == 3  # the other records of the same extraction are there
+    unstorable = lines["802000000000003AAA"]
+    field, value = unstorable[UNSTORABLE_NUMBERS].split()
+    assert unstorable["UnitPrice"] is None and (field, Decimal(value)) == ("UnitPrice", Decimal("1e25"))
+    assert lines["802000000000001AAA"][UNSTORABLE_NUMBERS] is None
+    failures = schema_failures("OrderItem", records_frame("OrderItem", lines.values()))
+    flagged = failures[failures["check"] == "number_stored_exactly"]
+    assert flagged[["Id", "failure_case"]].values.tolist() == [["802000000000003AAA", f"UnitPrice {value}"]]
+
+
+def test_a_warehouse_with_double_columns_is_upgraded_to_exact_decimals(tmp_path) -> None:
+    """A warehouse made before numbers were exact: its DOUBLE columns become DECIMAL through their shortest text."""
+    conn = duckdb.connect(str(tmp_path / "old.duckdb"))
+    conn.execute("CREATE SCHEMA salesforce")
+    conn.execute(
+        'CREATE TABLE salesforce."OrderItem" ("Id" VARCHAR PRIMARY KEY, "UnitPrice" DOUBLE, "Quantity" DOUBLE)'
+    )
+    conn.execute("""INSERT INTO salesforce."OrderItem" VALUES ('802000000000001AAA', 0.1, 3)""")
+    prepare(conn)
+    (row,) = conn.execute('SELECT "UnitPrice", "Quantity", _unstorable_numbers FROM salesforce."OrderItem"').fetchall()
+    assert row == (Decimal("0.1"), Decimal(3), None)
+    conn.close()
