@@ -95,7 +95,7 @@ def snapshot_of(quote_coupon: Mapping[str, Any], link_field: str, record_id: str
 def _associated(org: OrgSnapshot, junction: str, parent_field: str, parent_id: str | None) -> list[dict]:
     if parent_id is None:
         return []
-    rows = org.children(junction, parent_field, parent_id)
+    rows = sorted(org.children(junction, parent_field, parent_id), key=lambda row: row["Id"])  # as associated
     return [coupon for row in rows if (coupon := org.get(QUOTE_COUPON, row.get("Quote_Stripe_Coupon__c")))]
 
 
@@ -134,9 +134,12 @@ def coupons_of(org: OrgSnapshot, order: Mapping[str, Any], line: Mapping[str, An
         return CouponsOf(_copies(associated, link_field, record_id))
     snapshots = sorted(org.children(SNAPSHOT, link_field, record_id), key=lambda row: row["Id"])
     uses = [CouponUse(row, org.get(QUOTE_COUPON, row.get("Quote_Stripe_Coupon_Id__c"))) for row in snapshots]
-    if all(snapshot.get(SNAPSHOT_KEY) for snapshot in order_snapshots):  # the sync's own copy: finish it
-        made = {row[SNAPSHOT_KEY] for row in snapshots}
-        return CouponsOf(uses + [use for use in _copies(associated, link_field, record_id) if use.snapshot_key not in made])
+    if all(snapshot.get(SNAPSHOT_KEY) for snapshot in order_snapshots):
+        # The sync's own copy: finished if a crash interrupted it, in the associations' order (stacked discounts
+        # apply in order, so the order must not depend on which run made which snapshot).
+        made = {row[SNAPSHOT_KEY]: use for row, use in zip(snapshots, uses)}
+        copies = [made.pop(use.snapshot_key, use) for use in _copies(associated, link_field, record_id)]
+        return CouponsOf(copies + list(made.values()))
     if len(snapshots) != len(associated):
         problem = COUNT_MISMATCH.format(associations=len(associated), source=source, snapshots=len(snapshots))
         return CouponsOf(uses, problem)
