@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -64,3 +65,13 @@ def append_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame)
         conn.execute(f"INSERT INTO {sync_table(table)} ({columns}) SELECT {columns} FROM new_rows")
     finally:
         conn.unregister("new_rows")
+
+
+def snapshot_json_value(value: Any) -> Any:
+    """A snapshot value as JSON, as it goes back to Salesforce when the snapshot is created (F43): a number stays a
+    JSON number (an int when whole; else the float whose shortest text is the same decimal, exact for the few
+    significant digits of a coupon amount or percent), anything else (dates) its text. simple-salesforce writes
+    with json.dumps, which takes no Decimal."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from sf_stripe_pipeline.core import DesiredObject, coupons
-from sf_stripe_pipeline.warehouse.db import SyncTable, fetch_dicts, replace_rows
+from sf_stripe_pipeline.warehouse.db import SyncTable, fetch_dicts, replace_rows, snapshot_json_value
 
 TABLE = SyncTable(
     "desired_objects",
@@ -72,16 +71,6 @@ def load(conn: duckdb.DuckDBPyConnection) -> list[DesiredObject]:
     return [_from_row(row) for row in fetch_dicts(conn, f"SELECT * FROM {TABLE.qualified}")]
 
 
-def _json_value(value: Any) -> Any:
-    """A snapshot value as JSON, as it goes back to Salesforce when the snapshot is created (F43): a number stays a
-    JSON number (an int when whole; else the float whose shortest text is the same decimal, exact for the few
-    significant digits of a coupon amount or percent), anything else (dates) its text. simple-salesforce writes
-    with json.dumps, which takes no Decimal."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return str(value)
-
-
 def write_coupon_links(conn: duckdb.DuckDBPyConnection, run_id: str, links: Sequence[coupons.CouponLink]) -> None:
     rows = pd.DataFrame(
         [
@@ -89,8 +78,8 @@ def write_coupon_links(conn: duckdb.DuckDBPyConnection, run_id: str, links: Sequ
                 "run_id": run_id,
                 "address": link.address,
                 "current_version": link.current_version,
-                "snapshot": json.dumps(link.use.snapshot, default=_json_value),
-                "quote_coupon": json.dumps(link.use.quote_coupon, default=_json_value),
+                "snapshot": json.dumps(link.use.snapshot, default=snapshot_json_value),
+                "quote_coupon": json.dumps(link.use.quote_coupon, default=snapshot_json_value),
             }
             for link in links
         ],

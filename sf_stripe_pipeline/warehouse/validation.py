@@ -14,7 +14,7 @@ import pandas as pd
 
 from sf_stripe_pipeline.core import Contract, ContractAssessment, ContractVerdict, DesiredObject, Violation, coupons
 from sf_stripe_pipeline.core.rules import DELETED, PARTIAL, QUARANTINED, VALID
-from sf_stripe_pipeline.warehouse.db import SyncTable, fetch_dicts, replace_rows
+from sf_stripe_pipeline.warehouse.db import SyncTable, fetch_dicts, replace_rows, snapshot_json_value
 
 TABLE = SyncTable(
     "contract_validation",
@@ -67,7 +67,7 @@ def write(
                 "failing_order_id": found.failing_order_id,
                 "skipped": json.dumps(found.skipped),
                 "objects": json.dumps([asdict(obj) for obj in found.objects], default=str),
-                "coupon_links": json.dumps([_link_json(link) for link in found.coupon_links], default=str),
+                "coupon_links": json.dumps([_link_json(link) for link in found.coupon_links], default=snapshot_json_value),
             }
             for contract in contracts
         ],
