@@ -34,7 +34,9 @@ from sf_stripe_pipeline.core.preflight import refusals
 CREATE, UPDATE, ARCHIVE, CANCEL, FINALIZE = "create", "update", "archive", "cancel", "finalize"
 _ARCHIVE_TIER = len(STRIPE_DEPENDENCY_TIERS)  # archive prices once the schedules using their replacements are saved
 AUTO_ARCHIVE_KEY = "salesforce_auto_archive"
-PRICE_BILLING_FIELDS = ("product", "currency", "unit_amount_decimal", "recurring", "tax_behavior", "billing_scheme")
+PRICE_BILLING_FIELDS = (
+    "product", "currency", "unit_amount_decimal", "recurring", "tax_behavior", "billing_scheme", "tiers_mode", "tiers",
+)  # fmt: skip
 PRICE_UPDATABLE_FIELDS = ("metadata", "nickname", "lookup_key")
 SCHEDULE_UPDATABLE_FIELDS = ("default_settings", "end_behavior", "metadata", "phases")
 TERMINAL_SCHEDULE_STATUSES = frozenset({"canceled", "completed", "released"})
@@ -386,6 +388,9 @@ class _Planner:
         billing = {field: desired.params.get(field) for field in PRICE_BILLING_FIELDS}
         billing.setdefault("billing_scheme", "per_unit")
         billing["billing_scheme"] = billing["billing_scheme"] or "per_unit"
+        if billing["tiers"] is not None:
+            # Stripe returns tiers only when expanded: compared when the read has them, in the shape returned
+            billing["tiers"] = _tiers_as_returned(billing["tiers"]) if current.get("tiers") is not None else None
         if _owned_differs({k: v for k, v in billing.items() if v is not None}, current, self.normalise):
             self.emit(desired, CREATE, None, desired.params)
             if current.get("active", True):
@@ -520,6 +525,18 @@ class _Planner:
 
     def _cleared_stale(self, desired: DesiredObject, current: Mapping[str, Any]) -> bool:
         return any(self.normalise(_value_at(current, path)) is not None for path in desired.cleared_paths)
+
+
+def _tiers_as_returned(tiers: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """F19 tiers as Stripe returns them: `up_to` null for the unbounded tier, both amounts present (null if unset)."""
+    return [
+        {
+            "up_to": None if tier["up_to"] == "inf" else tier["up_to"],
+            "unit_amount_decimal": tier.get("unit_amount_decimal"),
+            "flat_amount_decimal": tier.get("flat_amount_decimal"),
+        }
+        for tier in tiers
+    ]
 
 
 def _is_auto_archived(desired: DesiredObject) -> bool:

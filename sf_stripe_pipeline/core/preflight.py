@@ -32,6 +32,9 @@ COUPON_DURATIONS = frozenset({"forever", "once", "repeating"})
 INTERVALS = {"day": 1095, "week": 156, "month": 36, "year": 3}
 """Recurring intervals and their largest count: Stripe allows at most three years between invoices."""
 USAGE_TYPES = frozenset({"licensed", "metered"})
+BILLING_SCHEMES = frozenset({"per_unit", "tiered"})
+TIERS_MODES = frozenset({"graduated", "volume"})
+TIER_AMOUNTS = ("unit_amount_decimal", "flat_amount_decimal")
 PERIOD_START_TYPES = frozenset({"max_item_period_start", "phase_start", "timestamp"})
 PERIOD_END_TYPES = frozenset({"min_item_period_end", "phase_end", "timestamp"})
 NOW = "now"
@@ -160,8 +163,14 @@ def _price_create(params: Mapping[str, Any], now: int | None, current: Mapping[s
     for name in ("unit_amount_decimal", "flat_amount_decimal"):
         if name in params:
             found += _decimal_amount(params[name], name)
-    if params.get("billing_scheme", "per_unit") == "per_unit" and "unit_amount_decimal" not in params:
+    scheme = params.get("billing_scheme", "per_unit")
+    found += _enum(scheme, BILLING_SCHEMES, "billing_scheme", "billing_scheme")
+    if scheme == "per_unit" and "unit_amount_decimal" not in params:
         found.append(Refusal("price_amount", "unit_amount_decimal", "a per-unit price needs an amount"))
+    if scheme == "tiered":
+        found += _tiered(params)
+    elif "tiers" in params or "tiers_mode" in params:
+        found.append(Refusal("price_tiers", "tiers", "`tiers` can only be set when `billing_scheme` is `tiered`"))
     recurring = params.get("recurring")
     if recurring is not None:
         interval, count = recurring.get("interval"), recurring.get("interval_count", 1)
@@ -193,6 +202,42 @@ def _decimal_amount(value: Any, param: str) -> list[Refusal]:
             )
         ]
     return []
+
+
+def _tiered(params: Mapping[str, Any]) -> list[Refusal]:
+    """F19: a tiered price is recurring, has a mode and tiers (no flat unit amount); each tier is priced by a unit
+    and/or a flat amount, and the `up_to` bounds are ascending whole numbers with only the last `inf`."""
+    found: list[Refusal] = []
+    if params.get("recurring") is None:
+        found.append(Refusal("price_tiers", "recurring", "Tiered prices (`billing_scheme=tiered`) must be recurring"))
+    if "unit_amount_decimal" in params:
+        found.append(Refusal("price_tiers", "unit_amount_decimal", "cannot be used with `billing_scheme=tiered`"))
+    if params.get("tiers_mode") not in TIERS_MODES:
+        found.append(Refusal("price_tiers", "tiers_mode", f"Invalid tiers_mode {params.get('tiers_mode')!r}"))
+    tiers = params.get("tiers")
+    if not isinstance(tiers, list) or not tiers:
+        return [*found, Refusal("price_tiers", "tiers", "Missing required param: tiers")]
+    previous = 0
+    for index, tier in enumerate(tiers):
+        param = f"tiers[{index}]"
+        amounts = [name for name in TIER_AMOUNTS if name in tier]
+        if not amounts:
+            found.append(Refusal("price_tiers", param, "each tier needs a unit_amount or a flat_amount"))
+        for name in amounts:
+            found += _decimal_amount(tier[name], f"{param}[{name}]")
+        up_to, last = tier.get("up_to"), index == len(tiers) - 1
+        if up_to == "inf":
+            if not last:
+                found.append(Refusal("price_tiers", f"{param}[up_to]", "Only the last tier can have `up_to=inf`."))
+        elif last:
+            found.append(Refusal("price_tiers", f"{param}[up_to]", "The last tier must have `up_to=inf`."))
+        elif not _is_int(up_to) or up_to <= previous:
+            found.append(
+                Refusal("price_tiers", f"{param}[up_to]", f"{up_to!r}: tiers end at ascending whole numbers")
+            )
+        else:
+            previous = up_to
+    return found
 
 
 def _price_update(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:

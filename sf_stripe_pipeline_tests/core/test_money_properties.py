@@ -9,6 +9,8 @@
 (c) `unit_amount_decimal` never has more than 12 decimal places.
 (d) Every operation the planner emits passes preflight: on a first sync (creates and cancels), and on a later sync
     that amends, terminates or ends a schedule Stripe has been running since (updates and cancels).
+(e) Any valid consumption schedule (F19) is a tiered price with its tiers sorted, the unbounded one last, each
+    amount exactly the rate's price in minor units, and Stripe accepts it.
 
 Example counts are kept small (tens per property) so the whole file takes seconds; `derandomize` makes every run
 draw the same examples, so a failure reproduces.
@@ -28,12 +30,18 @@ from sf_stripe_pipeline.core.contracts import build_contracts
 from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject
 from sf_stripe_pipeline.core.drafting import ContractDraft, TranslationContext, draft_contract
 from sf_stripe_pipeline.core.mapping import DataMapper
-from sf_stripe_pipeline.core.money import UNIT_AMOUNT_PLACES, add_months, decimal_places, midnight_timestamp
+from sf_stripe_pipeline.core.money import (
+    UNIT_AMOUNT_PLACES,
+    add_months,
+    decimal_places,
+    midnight_timestamp,
+    minor_unit_factor,
+)
 from sf_stripe_pipeline.core.org import OrgSnapshot
 from sf_stripe_pipeline.core.plan import build_plan
 
-from .builders import INSTANCE_URL, config
-from .contracts_strategy import ContractFacts, mdq_contracts, renewable_contracts
+from .builders import INSTANCE_URL, OrgBuilder, config
+from .contracts_strategy import CURRENCIES, ContractFacts, amounts, mdq_contracts, renewable_contracts
 
 PROPERTIES = settings(
     max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -258,3 +266,52 @@ def test_every_planned_request_passes_preflight_on_the_first_and_a_later_sync(
     actual[customer.address] = {"id": "cus_1", "object": "customer"}
     plan = build_plan(later, actual, now=_noon(second_day))
     assert [note.message for note in plan.notes if "would be refused" in note.message] == []
+
+
+# -- (e) tiered prices (F19) -----------------------------------------------------------------------------------
+
+
+@st.composite
+def consumption_schedules(draw: Any) -> tuple[str, str, list[tuple[int | None, str, Decimal]]]:
+    """A valid consumption schedule in a drawn currency: 1-5 rates with distinct whole bounds and one blank, listed
+    in any order, each PerUnit or FlatFee at the currency's precision (CPQ's)."""
+    currency = draw(st.sampled_from(CURRENCIES))
+    bounds = sorted(draw(st.sets(st.integers(1, 1_000_000), max_size=4)))
+    rates = [
+        (bound, draw(st.sampled_from(("PerUnit", "FlatFee"))), draw(amounts(currency, high=10_000_000)))
+        for bound in [*bounds, None]
+    ]
+    return currency, draw(st.sampled_from(("Range", "Slab"))), draw(st.permutations(rates))
+
+
+@PROPERTIES
+@given(consumption_schedules())
+def test_any_valid_consumption_schedule_is_an_exact_sorted_tiered_price_stripe_accepts(
+    drawn: tuple[str, str, list[tuple[int | None, str, Decimal]]],
+) -> None:
+    currency, schedule_type, rates = drawn
+    builder = OrgBuilder()
+    product = builder.product(SBQQ__BillingType__c="Arrears", CurrencyIsoCode=currency)
+    entry = builder.entry(product, 0, CurrencyIsoCode=currency)
+    order = builder.order(builder.account(), CurrencyIsoCode=currency)
+    builder.line(order, entry, quantity=1, unit_price=0, CurrencyIsoCode=currency, SBQQ__BillingType__c="Arrears")
+    schedule = builder._add("ConsumptionSchedule", "0sc", {"Type": schedule_type, "RatingMethod": "Tier", "IsActive": True})
+    builder._add("ProductConsumptionSchedule", "0sp", {"ProductId": product["Id"], "ConsumptionScheduleId": schedule["Id"]})
+    for bound, method, price in rates:
+        builder._add("ConsumptionRate", "0sr", {"ConsumptionScheduleId": schedule["Id"], "UpperBound": bound,
+                                                "PricingMethod": method, "Price": price})  # fmt: skip
+    draft = _assess(builder.snapshot(), BEFORE_EVERYTHING)
+    assert draft.problems == []
+    (price,) = [o for o in draft.objects if o.stripe_object == "price"]
+    tiers = price.params["tiers"]
+    ordered = sorted(rates, key=_bound_order)
+    assert [tier["up_to"] for tier in tiers] == [bound or "inf" for bound, _, _ in ordered]
+    factor = minor_unit_factor(currency)
+    for tier, (_, method, amount) in zip(tiers, ordered, strict=True):
+        name = "unit_amount_decimal" if method == "PerUnit" else "flat_amount_decimal"
+        assert Decimal(tier[name]) == amount * factor and decimal_places(tier[name]) <= UNIT_AMOUNT_PLACES
+    assert build_plan(draft.objects, {}, now=midnight_timestamp(BEFORE_EVERYTHING)).notes == []
+
+
+def _bound_order(rate: tuple[int | None, str, Decimal]) -> tuple[bool, int]:
+    return (rate[0] is None, rate[0] or 0)

@@ -33,6 +33,14 @@ from sf_stripe_pipeline.core.coupons import (
     version_key,
 )
 from sf_stripe_pipeline.core.desired import DesiredObject, ref, refs_in
+from sf_stripe_pipeline.core.drafting.tiers import (
+    LINE_SCHEDULE,
+    PRODUCT_SCHEDULE,
+    Tiers,
+    line_schedules,
+    product_schedules,
+    tiers_for,
+)
 from sf_stripe_pipeline.core.mapping import (
     BILLING_FREQUENCY_MONTHS,
     DataMapper,
@@ -130,6 +138,11 @@ class PriceCandidate:
             self.params.get("unit_amount_decimal"),
             self.params.get("tax_behavior"),
             self.params.get("billing_scheme", "per_unit"),
+            self.params.get("tiers_mode"),
+            tuple(
+                (tier["up_to"], tier.get("unit_amount_decimal"), tier.get("flat_amount_decimal"))
+                for tier in self.params.get("tiers", ())
+            ),
             tuple(recurring.get(key) for key in ("interval", "interval_count", "usage_type")),
         )
 
@@ -141,6 +154,11 @@ class PriceCandidate:
     @property
     def metered(self) -> bool:
         return (self.params.get("recurring") or {}).get("usage_type") == "metered"
+
+    @property
+    def tiered(self) -> bool:
+        """A consumption schedule's price (F19): billed by tier, never prorated (F32) nor credited (F36)."""
+        return self.params.get("billing_scheme") == "tiered"
 
 
 def _currency(*records: Mapping[str, Any] | None, default: str) -> str:
@@ -385,10 +403,12 @@ class ContractDrafter:
         recurring: bool,
         currency: str,
         term_months: int | None = None,
+        tiers: Tiers | None = None,
     ) -> PriceCandidate:
         """F16-F18: the price this record describes. Order lines carry the whole-term unit price, so licensed
         recurring lines are divided by the number of billing periods in the term, unless a custom price field is
-        mapped (then it is taken as the per-period amount)."""
+        mapped (then it is taken as the per-period amount). With `tiers` (a consumption schedule, F19) the price is
+        tiered and its unit price is not used."""
         with self._collecting() as problems:
             mapped = self._map(target, sobject, record)
             values = dict(mapped.values)
@@ -414,7 +434,18 @@ class ContractDrafter:
                 )
             params.update(product=ref("product", product_id), currency=currency)
             unit_amount = None
-            if amount is not None:
+            if tiers is not None:
+                self.draft.problems.extend(tiers.problems)
+                params.update(tiers.params)
+                if not recurring:
+                    self.problem(
+                        "tiered_price_recurring",
+                        sobject,
+                        record["Id"],
+                        "a consumption schedule prices recurring usage: Stripe tiered prices must be recurring "
+                        "(set SBQQ__SubscriptionPricing__c), or remove the schedule",
+                    )
+            elif amount is not None:
                 whole_term = (  # F18: licensed recurring lines priced for the whole term, no custom price field
                     recurring
                     and term_months
@@ -545,14 +576,17 @@ class ContractDrafter:
             )
             return None
         self.product(product)
+        line_currency = _currency(line, order, default=self.context.config.default_currency)
+        entry_currency = _currency(entry, default=self.context.config.default_currency)
         line_candidate = self.price_candidate(
             "price_order_item",
             "OrderItem",
             line,
             product_id=line["Product2Id"],
             recurring=line.get("SBQQ__SubscriptionPricing__c") is not None,
-            currency=_currency(line, order, default=self.context.config.default_currency),
+            currency=line_currency,
             term_months=term,
+            tiers=self.line_tiers(line, product, line_currency),
         )
         entry_candidate = self.price_candidate(
             "price",
@@ -560,7 +594,8 @@ class ContractDrafter:
             entry,
             product_id=entry["Product2Id"],
             recurring=product.get("SBQQ__SubscriptionPricing__c") is not None,
-            currency=_currency(entry, default=self.context.config.default_currency),
+            currency=entry_currency,
+            tiers=self.product_tiers(product, entry_currency),
         )
         reuse_entry = not entry_candidate.problems and entry_candidate.billing_terms == line_candidate.billing_terms
         # Only phase items need distinct prices; one-time invoice items may share one.
@@ -585,6 +620,18 @@ class ContractDrafter:
         if candidate.interval is not None:
             used_prices.add(price_key)
         return self.phase_entry(line, price_key, candidate, zero_allowed=zero_allowed), candidate
+
+    def line_tiers(self, line: Mapping[str, Any], product: Mapping[str, Any], currency: str) -> Tiers | None:
+        """F19: the line's own consumption schedule, else its product's (None: not a tiered line)."""
+        own = line_schedules(self.org, line)
+        if own:
+            return tiers_for(self.org, ("OrderItem", line["Id"]), own, LINE_SCHEDULE, currency)
+        return self.product_tiers(product, currency)
+
+    def product_tiers(self, product: Mapping[str, Any], currency: str) -> Tiers | None:
+        """F19: the tiers of the product's active consumption schedule, which its price book price carries."""
+        schedules = product_schedules(self.org, product)
+        return tiers_for(self.org, ("Product2", product["Id"]), schedules, PRODUCT_SCHEDULE, currency)
 
     def discounted_line(
         self,

@@ -144,7 +144,7 @@ class RenewableDrafter(ScheduleDrafter):
     ) -> list[dict]:
         """F32 (Month precision): a new licensed line starting off-cycle is billed up to the next billing date by a
         one-time price worth `unit x months / frequency`, as the amendment phase's `add_invoice_items`."""
-        if term is None or candidate.metered or "quantity" not in entry:
+        if term is None or candidate.metered or candidate.tiered or "quantity" not in entry:
             return []
         months = proration_months(term, candidate.params["recurring"]["interval_count"], partial_month=partial_month)
         if not months:
@@ -202,6 +202,7 @@ class RenewableDrafter(ScheduleDrafter):
             for slot in timeline.aggregate.slots
             if slot.quantity > 0
             and not slot.metered
+            and not timeline.candidates[slot.line_id].tiered
             and (line := self.org.get("OrderItem", slot.line_id)) is not None
         ]
         whole_periods = {key: value for key, value in last.items() if key != "end_date"}

@@ -1,0 +1,63 @@
+"""Scenario orgs: the connector's remaining features (issue 7 item 7): tiered prices from consumption schedules
+(F19), Month+Day proration and frontend proration (F32, F28), amendments of a released evergreen schedule (F40),
+credits, termination mappings, old-order migration and account polling (F36, F12, F33, F14), and proration
+invoices billed at once (F34)."""
+
+from __future__ import annotations
+
+from sf_stripe_pipeline_tests.scenarios.authoring.cases import ACTIVATED_TODAY, case
+from sf_stripe_pipeline_tests.scenarios.authoring.cpq import METERED, CpqOrg, Line
+
+# -- F19: tiered prices --------------------------------------------------------------------------------------------
+
+API_CALL_TIERS = [(None, "FlatFee", 250), (1000, "PerUnit", 0.05), (10000, "PerUnit", 0.035)]
+"""Graduated API usage, listed out of order: 5 cents a call up to 1,000, 3.5 cents up to 10,000, then 250 flat."""
+
+
+@case
+def tiered_usage_from_the_price_book(org: CpqOrg) -> None:
+    """A metered API product priced by a Slab consumption schedule, beside a licensed seat; CPQ copied the
+    schedule onto the line unchanged, so the price book entry's tiered price is used."""
+    calls = org.product("API Calls", 0, kind=METERED)
+    org.consumption_schedule(calls, "Slab", API_CALL_TIERS)
+    seat = org.product("Platform Seat", 50)
+    org.order(org.account("Vandelay Industries"), [Line(seat, 5), Line(calls, 1)], start="2025-04-01",
+              activated=ACTIVATED_TODAY)
+
+
+STORAGE_TIERS = [(50, "PerUnit", 20), (None, "PerUnit", 15)]
+
+
+@case
+def tiered_volume_negotiated_on_the_line(org: CpqOrg) -> None:
+    """Volume-priced storage (Range): one customer takes the price book's tiers, another negotiated lower ones on
+    its order line, which win and get a price of their own."""
+    storage = org.product("Storage TB", 0)
+    org.consumption_schedule(storage, "Range", STORAGE_TIERS)
+    org.order(org.account("Globex"), [Line(storage, 30, unit_price=0)], start="2025-04-01", activated=ACTIVATED_TODAY)
+    negotiated = ("Range", [(50, "PerUnit", 18), (None, "PerUnit", 12.5)])
+    org.order(org.account("Initrode"), [Line(storage, 80, unit_price=0, consumption=negotiated)], start="2025-04-01",
+              activated=ACTIVATED_TODAY)
+
+
+@case
+def tiered_schedule_errors_are_named(org: CpqOrg) -> None:
+    """One order per defect the spec names (decimal bound, two unbounded tiers, two schedules on a product, an
+    unsupported pricing method and schedule type), each an error on the record to fix; a valid neighbour syncs."""
+    calls = org.product("API Calls", 0, kind=METERED)
+    org.consumption_schedule(calls, "Slab", API_CALL_TIERS)
+    defects = {
+        "Decimal Bound Co": ("Slab", [(999.5, "PerUnit", 0.05), (None, "FlatFee", 250)]),
+        "Two Infinities Co": ("Slab", [(None, "PerUnit", 0.05), (None, "FlatFee", 250)]),
+        "Percent Pricing Co": ("Slab", [(1000, "Percent", 5), (None, "FlatFee", 250)]),
+        "Block Type Co": ("Block", [(None, "PerUnit", 0.05)]),
+    }
+    for name, schedule in defects.items():
+        org.order(org.account(name), [Line(calls, 1, consumption=schedule)], start="2025-04-01",
+                  activated=ACTIVATED_TODAY)
+    twice = org.product("Events", 0, kind=METERED)
+    org.consumption_schedule(twice, "Slab", API_CALL_TIERS)
+    org.consumption_schedule(twice, "Range", API_CALL_TIERS)
+    org.order(org.account("Two Schedules Co"), [Line(twice, 1, copy_consumption=False)], start="2025-04-01",
+              activated=ACTIVATED_TODAY)
+    org.order(org.account("Valid Neighbour Co"), [Line(calls, 1)], start="2025-04-01", activated=ACTIVATED_TODAY)
