@@ -17,6 +17,7 @@ import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
 from sf_stripe_pipeline.core.money import add_months
@@ -184,3 +185,28 @@ def proration_months(term: int, frequency_months: int, *, partial_month: bool) -
     A co-terminating amendment's term ends on a billing date, so what is left over is `term % frequency`; a
     partial month (non-anniversary start) counts as a whole one, as CPQ's Month precision does."""
     return (term + (1 if partial_month else 0)) % frequency_months
+
+
+# -- proration spans (F28, F32, F36) -----------------------------------------------------------------------------
+
+DAYS_PER_MONTH = Fraction(365, 12)
+"""CPQ's Monthly + Daily precision counts a day as 12/365 of a month (spec §1.7)."""
+
+
+def next_billing_date(initial_start: date, frequency_months: int, day: date) -> date:
+    """The contract's first billing date on or after `day`: its start plus whole billing periods, each counted from
+    the start so a month end stays a month end (Jan 31 -> Apr 30 -> Jul 31)."""
+    periods = 0
+    while (billing := add_months(initial_start, periods * frequency_months)) < day:
+        periods += 1
+    return billing
+
+
+def span_months(start: date, end: date, precision: str) -> Fraction:
+    """The months from `start` to `end` as CPQ prorates them: whole months, then what is left of a month counted
+    as a whole one ("month" precision) or day by day at 12/365 of a month ("month_and_day")."""
+    months = whole_months_between(start, end)
+    days = (end - add_months(start, months)).days
+    if not days:
+        return Fraction(months)
+    return months + (Fraction(days) / DAYS_PER_MONTH if precision == "month_and_day" else 1)

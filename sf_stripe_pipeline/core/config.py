@@ -95,7 +95,13 @@ class SyncConfig(_Section):
     """Allow amendments that start on another day of the month than the initial order (connector flag of the same
     name); their term must then be the whole months between their start and end."""
     prorate_precision: Literal["month", "month_and_day"] = "month"
-    """CPQ's "Subscription Prorate Precision"; with month_and_day a ProrateMultiplier mismatch is an error (F18)."""
+    """CPQ's "Subscription Prorate Precision": `month` counts a partial month as a whole one; `month_and_day` counts
+    it day by day (12/365 of a month a day) in amendment prices and prorations (F18, F32), and a ProrateMultiplier
+    mismatch is then an error."""
+    # -- the connector's optional features ("flags", spec §1.12), each off unless turned on ---------------------
+    frontend_prorations: bool = False
+    """F28: an initial order whose term is shorter than a line's billing period bills that line the term's share
+    of one period (a price of its own), instead of being refused."""
 
     @field_validator("default_currency")
     @classmethod

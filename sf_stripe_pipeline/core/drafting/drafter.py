@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from fractions import Fraction
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -402,7 +403,7 @@ class ContractDrafter:
         product_id: str,
         recurring: bool,
         currency: str,
-        term_months: int | None = None,
+        term_months: int | Fraction | None = None,
         tiers: Tiers | None = None,
     ) -> PriceCandidate:
         """F16-F18: the price this record describes. Order lines carry the whole-term unit price, so licensed
@@ -464,7 +465,7 @@ class ContractDrafter:
         sobject: str,
         amount: Any,
         currency: str,
-        term_months: int | None,
+        term_months: int | Fraction | None,
         interval_months: int | None,
     ) -> Decimal | None:
         """The exact per-period amount in minor units. With `interval_months`, `amount` is CPQ's whole-term price:
@@ -475,8 +476,10 @@ class ContractDrafter:
             return None
         unit_amount = minor_units(value, currency)
         if term_months and interval_months:
-            unit_amount = fraction_of(unit_amount, interval_months, term_months)
-            self._check_prorate_multiplier(record, fraction_of(Decimal(1), term_months, interval_months))
+            term = Fraction(term_months)  # whole months, or months and days (Month+Day precision, F32)
+            unit_amount = fraction_of(unit_amount, interval_months * term.denominator, term.numerator)
+            multiplier = fraction_of(Decimal(1), term.numerator, interval_months * term.denominator)
+            self._check_prorate_multiplier(record, multiplier)
         if unit_amount < 0:
             self.problem(
                 "negative_amount",
@@ -557,13 +560,16 @@ class ContractDrafter:
         self,
         order: Mapping[str, Any],
         line: Mapping[str, Any],
-        term: int | None,
+        term: int | Fraction | None,
         used_prices: set[str],
         *,
         zero_allowed: bool = False,
+        frontend_term: int | None = None,
     ) -> tuple[dict, PriceCandidate] | None:
         """The line's price (the price book's, or its own, F17) and its phase or invoice entry. `zero_allowed`: a
-        quantity of 0 is meaningful (an MDQ segment that pauses); in a new order it is otherwise a problem."""
+        quantity of 0 is meaningful (an MDQ segment that pauses); in a new order it is otherwise a problem.
+        `frontend_term`: an initial order's term, when frontend proration is on (F28): a licensed line billed less
+        often than that gets a price for the term's share of its period."""
         product = self.org.get("Product2", line.get("Product2Id"))
         entry = self.org.get("PricebookEntry", line.get("PricebookEntryId"))
         if product is None or entry is None:
@@ -597,6 +603,8 @@ class ContractDrafter:
             currency=entry_currency,
             tiers=self.product_tiers(product, entry_currency),
         )
+        if frontend_term is not None and (frontend := self.frontend_prorated(line_candidate, frontend_term)):
+            line_candidate = frontend
         reuse_entry = not entry_candidate.problems and entry_candidate.billing_terms == line_candidate.billing_terms
         # Only phase items need distinct prices; one-time invoice items may share one.
         if reuse_entry and (entry["Id"] not in used_prices or entry_candidate.interval is None):
@@ -621,6 +629,25 @@ class ContractDrafter:
             used_prices.add(price_key)
         return self.phase_entry(line, price_key, candidate, zero_allowed=zero_allowed), candidate
 
+    @staticmethod
+    def frontend_prorated(candidate: PriceCandidate, term: int) -> PriceCandidate | None:
+        """F28 frontend proration: a licensed, per-unit line whose billing period is longer than the initial term
+        is billed the term's share of a period once (`unit x term / frequency`), by a price of its own marked
+        `salesforce_frontend_proration`; None when the line needs none."""
+        recurring = candidate.params.get("recurring")
+        if (
+            recurring is None
+            or candidate.metered
+            or candidate.tiered
+            or candidate.unit_amount is None
+            or term >= recurring["interval_count"]
+        ):
+            return None
+        unit = fraction_of(candidate.unit_amount, term, recurring["interval_count"])
+        metadata = {**candidate.params["metadata"], "salesforce_frontend_proration": "true"}
+        params = {**candidate.params, "unit_amount_decimal": format_decimal(unit), "metadata": metadata}
+        return replace(candidate, params=params, unit_amount=unit)
+
     def line_tiers(self, line: Mapping[str, Any], product: Mapping[str, Any], currency: str) -> Tiers | None:
         """F19: the line's own consumption schedule, else its product's (None: not a tiered line)."""
         own = line_schedules(self.org, line)
@@ -637,13 +664,14 @@ class ContractDrafter:
         self,
         order: Mapping[str, Any],
         line: Mapping[str, Any],
-        term: int | None,
+        term: int | Fraction | None,
         used_prices: set[str],
         *,
         zero_allowed: bool = False,
+        frontend_term: int | None = None,
     ) -> tuple[dict, PriceCandidate] | None:
         """What `line` returns, with the line's own coupons (F44) on the entry."""
-        drafted = self.line(order, line, term, used_prices, zero_allowed=zero_allowed)
+        drafted = self.line(order, line, term, used_prices, zero_allowed=zero_allowed, frontend_term=frontend_term)
         if drafted is None:
             return None
         entry, candidate = drafted
@@ -698,15 +726,18 @@ class ContractDrafter:
         line: Mapping[str, Any],
         candidate: PriceCandidate,
         entry: Mapping[str, Any],
-        months: int,
+        months: int | Fraction,
         *,
         key: str,
         period: dict,
     ) -> dict:
-        """An `add_invoice_items` entry billing `months` of a recurring line once: a one-time copy of its price
-        worth `unit x months / frequency` (F28, F32), from the exact per-period amount."""
+        """An `add_invoice_items` entry billing `months` (whole, or months and days) of a recurring line once: a
+        one-time copy of its price worth `unit x months / frequency` (F28, F32), from the exact per-period amount."""
         recurring = candidate.params["recurring"]
-        unit = fraction_of(candidate.unit_amount or Decimal(0), months, recurring["interval_count"])
+        share = Fraction(months)
+        unit = fraction_of(
+            candidate.unit_amount or Decimal(0), share.numerator, recurring["interval_count"] * share.denominator
+        )
         marks = {"salesforce_proration": "true"}
         params = {
             name: value for name, value in candidate.params.items() if name not in ("recurring", "unit_amount_decimal")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from sf_stripe_pipeline.core.amendments import (
@@ -21,8 +22,10 @@ from sf_stripe_pipeline.core.amendments import (
     PhaseDraft,
     Slot,
     chain_origin,
+    next_billing_date,
     proration_months,
     same_day_of_month,
+    span_months,
 )
 from sf_stripe_pipeline.core.drafting.drafter import PriceCandidate, without_quantity
 from sf_stripe_pipeline.core.drafting.schedule import MAX_RECURRING_LINES, Intervals, ScheduleDrafter
@@ -102,6 +105,12 @@ class RenewableDrafter(ScheduleDrafter):
             and timeline.initial_start is not None
             and not same_day_of_month(timeline.initial_start, order_start)
         )
+        line_term: int | Fraction | None = term
+        if partial_month and self.month_and_day and timeline.end is not None and order_start is not None:
+            # F18 with Month+Day precision: CPQ priced the line for its whole months and days to the end
+            line_term = span_months(order_start, timeline.end, "month_and_day")
+        # F28 frontend proration: an initial term shorter than a line's billing period bills part of one period
+        frontend_term = term if is_initial and self.context.config.frontend_prorations else None
         for line in self.billable_lines(order):
             raw_quantity = self.line_quantity(line)
             if not is_initial and self.removes_or_keeps(raw_quantity):
@@ -109,7 +118,9 @@ class RenewableDrafter(ScheduleDrafter):
                 if removed:  # F30: a negative delta nets its chain; a 0 delta changes nothing (no item, no price)
                     self.net_line(line, removed, timeline.aggregate)
                 continue
-            drafted = self.discounted_line(order, line, term, timeline.used_prices)
+            drafted = self.discounted_line(
+                order, line, line_term, timeline.used_prices, frontend_term=frontend_term
+            )
             if drafted is None:
                 continue
             entry, candidate = drafted
@@ -126,12 +137,16 @@ class RenewableDrafter(ScheduleDrafter):
             timeline.aggregate.open(slot)
             timeline.candidates[line["Id"]] = candidate
             if not is_initial and order_start is not None and timeline.end is not None:
-                invoice_items += self.proration_items(line, candidate, entry, term, order_start, partial_month)
+                invoice_items += self.proration_items(line, candidate, entry, term, order_start, timeline, partial_month)
         self.check_order_lines(order, recurring, amendment=not is_initial)
         if order_start is None:
             return None
         extra = self.phase_fields(order, order_start, first=is_initial)
         return PhaseDraft(order_start, order["Id"], timeline.aggregate.items(), invoice_items, extra)
+
+    @property
+    def month_and_day(self) -> bool:
+        return self.context.config.prorate_precision == "month_and_day"
 
     def proration_items(
         self,
@@ -140,18 +155,31 @@ class RenewableDrafter(ScheduleDrafter):
         entry: Mapping[str, Any],
         term: int | None,
         start: date,
+        timeline: Timeline,
         partial_month: bool,
     ) -> list[dict]:
-        """F32 (Month precision): a new licensed line starting off-cycle is billed up to the next billing date by a
-        one-time price worth `unit x months / frequency`, as the amendment phase's `add_invoice_items`."""
+        """F32: a new licensed line starting off-cycle is billed up to the next billing date by a one-time price
+        worth `unit x months / frequency`, as the amendment phase's `add_invoice_items`. With Month precision a
+        partial month counts whole; with Month+Day it counts day by day (12/365 of a month a day)."""
         if term is None or candidate.metered or candidate.tiered or "quantity" not in entry:
             return []
-        months = proration_months(term, candidate.params["recurring"]["interval_count"], partial_month=partial_month)
-        if not months:
+        months = self.unbilled_months(candidate, term, start, timeline, partial_month)
+        if not months or timeline.initial_start is None:
             return []
-        next_billing = midnight_timestamp(add_months(start, months))
+        frequency = candidate.params["recurring"]["interval_count"]
+        next_billing = midnight_timestamp(next_billing_date(timeline.initial_start, frequency, start))
         period = {"start": {"type": "phase_start"}, "end": {"type": "timestamp", "timestamp": next_billing}}
         return [self.proration_item(line, candidate, entry, months, key=f"{line['Id']}-proration", period=period)]
+
+    def unbilled_months(
+        self, candidate: PriceCandidate, term: int, start: date, timeline: Timeline, partial_month: bool
+    ) -> Fraction:
+        """The months from an amendment's start to the contract's next billing date, as CPQ's prorate precision
+        counts them (F32): 0 on a billing date."""
+        frequency = candidate.params["recurring"]["interval_count"]
+        if partial_month and self.month_and_day and timeline.initial_start is not None:
+            return span_months(start, next_billing_date(timeline.initial_start, frequency, start), "month_and_day")
+        return Fraction(proration_months(term, frequency, partial_month=partial_month))
 
     def term_leftover(
         self,
@@ -161,8 +189,10 @@ class RenewableDrafter(ScheduleDrafter):
         *,
         amended: bool,
     ) -> int:
-        """F28: the months a term runs past its last whole billing period (0 when it is a multiple). Only backend
-        proration (term longer than the frequency, no amendments yet) is supported; the rest is reported."""
+        """F28: the months a term runs past its last whole billing period (0 when it is a multiple), which backend
+        proration bills once (a term longer than the frequency; amending such a contract is not supported yet). A
+        term shorter than the frequency is frontend proration (the flag `frontend_prorations`): 0 here, as the
+        lines' prices carry it."""
         grouped = intervals.by_interval()
         if term is None or len(grouped) != 1:
             return 0
@@ -170,11 +200,18 @@ class RenewableDrafter(ScheduleDrafter):
         leftover = term % months
         if not leftover:
             return 0
-        unsupported = None
         if term < months:
-            unsupported = "a term shorter than the billing frequency (frontend proration, F28)"
-        elif amended:
-            unsupported = "amending a contract whose term is not a multiple of its billing frequency (F28)"
+            if not self.context.config.frontend_prorations:
+                self.problem(
+                    "frontend_proration",
+                    "Order",
+                    order["Id"],
+                    f"a {term}-month term is shorter than the {months}-month billing frequency of "
+                    f"{', '.join(line_ids)}: Stripe would bill a whole period. Set frontend_prorations: true in the "
+                    "sync config to bill the term's share of a period (F28), or bill more often.",
+                )
+            return 0  # with the flag, the lines' prices carry the reduction (frontend proration)
+        unsupported = "amending a contract whose term is not a multiple of its billing frequency (F28)" if amended else None
         if unsupported is None:
             return leftover
         self.problem(

@@ -61,3 +61,29 @@ def tiered_schedule_errors_are_named(org: CpqOrg) -> None:
     org.order(org.account("Two Schedules Co"), [Line(twice, 1, copy_consumption=False)], start="2025-04-01",
               activated=ACTIVATED_TODAY)
     org.order(org.account("Valid Neighbour Co"), [Line(calls, 1)], start="2025-04-01", activated=ACTIVATED_TODAY)
+
+
+# -- F32 Month+Day precision, F28 frontend proration ---------------------------------------------------------------
+
+
+@case
+def month_and_day_mid_month_amendment(org: CpqOrg) -> None:
+    """A quarterly contract from Jan 1; on Feb 15 (not its day of month) an amendment adds 4 analytics seats to the
+    end. With Monthly + Daily precision CPQ prices Feb 15 to Jan 1 as 10 months and 17 days (3854/365 months):
+    300 x 3854/1095 = 1,055.89 for the line, multiplier 3854/1095."""
+    seat = org.product("Platform Seat", 150, frequency="Quarterly")
+    analytics = org.product("Analytics Seat", 300, frequency="Quarterly")
+    initial = org.order(org.account("Dunder Mifflin"), [Line(seat, 2)], start="2025-01-01",
+                        activated="2025-01-02T09:00:00Z")
+    org.step("step2")
+    mid_month = {"SBQQ__ProrateMultiplier__c": 3854 / 1095}
+    org.amend(initial, [Line(analytics, 4, unit_price=1055.89, fields=mid_month)], start="2025-02-15",
+              end="2026-01-01", activated="2025-02-10T09:00:00Z")
+
+
+@case
+def frontend_proration_short_first_term(org: CpqOrg) -> None:
+    """A 9-month first term of a yearly-billed support plan (1,200 a year, so CPQ's UnitPrice is 900) beside a
+    monthly seat: with frontend_prorations on, the support line is billed 9/12 of a year once."""
+    support = org.product("Premium Support", 1200, frequency="Annual")
+    org.order(org.account("Sabre Corp"), [Line(support, 2)], start="2025-04-01", term=9, activated=ACTIVATED_TODAY)
