@@ -187,12 +187,23 @@ class _Planner:
         """Addresses of objects Stripe holds as deleted: no request may name them."""
         self.unneeded: set[str] = set()
         """Contracts that need nothing in Stripe (cancelled before anything of them was created)."""
+        self.held: set[str] = set()
+        """Contracts with a note that must send nothing (writing the rest would leave half of them in Stripe)."""
 
     def run(self) -> Plan:
         for desired in self.desired:
             current = self.actual.get(desired.address)
             if current is None and self._never_needed(desired):
                 self.unneeded.update(desired.contract_keys)
+            elif current is None and self._released_unread(desired):
+                self.held.update(desired.contract_keys)
+                self._add_note(
+                    desired,
+                    desired.linked_stripe_id,
+                    f"subscription ({desired.sf_object} {desired.sf_id}) began as schedule {desired.linked_stripe_id}, "
+                    "whose released subscription could not be read (the schedule has not released yet?): nothing "
+                    "is created in its place (F40); sync the order again once it has started",
+                )
             elif current is None:
                 self.emit(desired, CREATE, None, desired.params)
                 if desired.stripe_object == "invoice":
@@ -217,6 +228,12 @@ class _Planner:
         operations = [self._operation(seq, *row) for seq, row in enumerate(rows, 1)]
         return Plan(operations, self.notes)
 
+    @staticmethod
+    def _released_unread(desired: DesiredObject) -> bool:
+        """F40: an evergreen order whose Stripe_ID__c still names the schedule it began as is billed by the
+        subscription that schedule released; when that cannot be read, a new one would bill it twice."""
+        return desired.stripe_object == "subscription" and (desired.linked_stripe_id or "").startswith("sub_sched_")
+
     def _never_needed(self, desired: DesiredObject) -> bool:
         """F35: a schedule whose contract was terminated from its first day has no phase to bill; one that was never
         created is not created (nor are the customer, products and prices only it would use)."""
@@ -228,7 +245,7 @@ class _Planner:
         """The rows Stripe would accept, less every row of a contract with one it would refuse (each refused row
         becomes a note naming the rule) and of contracts that need nothing in Stripe. A row shared with other
         contracts is kept while any of them stays."""
-        withheld = set(self.unneeded)
+        withheld = self.unneeded | self.held
         for _, desired, operation, stripe_id, params, _ in rows:
             found = refusals(
                 desired.stripe_object,

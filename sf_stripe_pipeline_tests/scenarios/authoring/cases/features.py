@@ -6,7 +6,7 @@ invoices billed at once (F34)."""
 from __future__ import annotations
 
 from sf_stripe_pipeline_tests.scenarios.authoring.cases import ACTIVATED_TODAY, case
-from sf_stripe_pipeline_tests.scenarios.authoring.cpq import METERED, CpqOrg, Line
+from sf_stripe_pipeline_tests.scenarios.authoring.cpq import EVERGREEN, METERED, CpqOrg, Line
 
 # -- F19: tiered prices --------------------------------------------------------------------------------------------
 
@@ -87,3 +87,18 @@ def frontend_proration_short_first_term(org: CpqOrg) -> None:
     monthly seat: with frontend_prorations on, the support line is billed 9/12 of a year once."""
     support = org.product("Premium Support", 1200, frequency="Annual")
     org.order(org.account("Sabre Corp"), [Line(support, 2)], start="2025-04-01", term=9, activated=ACTIVATED_TODAY)
+
+
+# -- F40: amending an evergreen order whose schedule has released --------------------------------------------------
+
+
+@case
+def evergreen_released_schedule_amended(org: CpqOrg) -> None:
+    """An evergreen order synced on Mar 10 to start Mar 15 (a schedule released into a subscription at its start);
+    on Mar 20 an amendment adds 2 units of a second evergreen product from that day."""
+    monitoring = org.product("Uptime Monitoring", 30, kind=EVERGREEN)
+    logs = org.product("Log Retention", 40, kind=EVERGREEN)
+    initial = org.order(org.account("Wernham Hogg"), [Line(monitoring, 1)], start="2025-03-15", term=1,
+                        activated=ACTIVATED_TODAY)
+    org.step("step2")
+    org.amend(initial, [Line(logs, 2)], start="2025-03-20", activated="2025-03-20T09:00:00Z")
