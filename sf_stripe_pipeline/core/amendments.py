@@ -52,6 +52,16 @@ class Slot:
         return dict(self.entry) if self.metered else {**self.entry, "quantity": int(self.quantity)}
 
 
+@dataclass(frozen=True)
+class Netting:
+    """What a negative amendment line took: units per slot (newest first), what is left of its chain, or why it
+    could not (an error message)."""
+
+    taken: list[tuple[Slot, int]] = field(default_factory=list)
+    chain_left: int = 0
+    error: str | None = None
+
+
 @dataclass
 class Aggregate:
     """The contract's items after each order so far, in the order they were opened."""
@@ -61,19 +71,22 @@ class Aggregate:
     def open(self, slot: Slot) -> None:
         self.slots.append(slot)
 
-    def net(self, origin: str, units: int) -> str | None:
-        """Take `units` from the origin's chain, newest slot first; an error message when that is impossible."""
+    def net(self, origin: str, units: int) -> Netting:
+        """Take `units` from the origin's chain, newest slot first, or say why that is impossible."""
         chain = [slot for slot in self.slots if slot.origin == origin]
         if not chain:
-            return NOT_SKIPPED_MESSAGE.format(origin=origin)
+            return Netting(error=NOT_SKIPPED_MESSAGE.format(origin=origin))
         available = sum(slot.quantity for slot in chain)
         if units > available:
-            return OVER_TERMINATION_MESSAGE.format(removed=units, available=available, origin=origin)
+            return Netting(error=OVER_TERMINATION_MESSAGE.format(removed=units, available=available, origin=origin))
+        taken_from: list[tuple[Slot, int]] = []
         for slot in reversed(chain):
             taken = min(slot.quantity, units)
-            slot.quantity -= taken
-            units -= taken
-        return None
+            if taken:
+                slot.quantity -= taken
+                units -= taken
+                taken_from.append((slot, taken))
+        return Netting(taken=taken_from, chain_left=available - sum(taken for _, taken in taken_from))
 
     def items(self) -> list[dict]:
         return [slot.as_item() for slot in self.slots if slot.quantity > 0]

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sf_stripe_pipeline.core.paths import TARGET_SOURCES, check_stripe_path, parse_salesforce_path
+from sf_stripe_pipeline.core.paths import TARGET_SOURCES, TERMINATION_PREFIX, check_stripe_path, parse_salesforce_path
 from sf_stripe_pipeline.core.stripe_limits import SUPPORTED_CURRENCIES
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 from sf_stripe_pipeline.salesforce.filters import FilterError, parse_filter
@@ -102,6 +102,14 @@ class SyncConfig(_Section):
     frontend_prorations: bool = False
     """F28: an initial order whose term is shorter than a line's billing period bills that line the term's share
     of one period (a price of its own), instead of being refused."""
+    terminated_order_item_credit: bool = False
+    """F36: a line an amendment removes entirely off a billing date is credited its unused time to the next billing
+    date (a negative invoice item on the amendment's phase), as Stripe's own prorations would."""
+    quantity_reduction_order_item_credit: bool = False
+    """F36: the same credit for the units an amendment removes from a line that keeps some."""
+    termination_metadata: bool = False
+    """F12: apply the `sbc_termination.` field mappings (subscription_item, subscription_phase) to the items and
+    the phase that a termination ends."""
 
     @field_validator("default_currency")
     @classmethod
@@ -127,6 +135,14 @@ def _summary(problems: list[tuple[str, str]]) -> str:
 def _reference_problems(config: SyncConfig) -> list[tuple[str, str]]:
     """Problems with what the settings refer to: objects, filter syntax, Stripe and Salesforce paths."""
     problems: list[tuple[str, str]] = []
+    if not config.termination_metadata:
+        problems += [
+            (f"{section}.{target}.{path}", "termination mappings apply only with termination_metadata: true (F12)")
+            for section, by_target in (("field_defaults", config.field_defaults), ("field_mappings", config.field_mappings))
+            for target, paths in by_target.items()
+            for path in paths
+            if path.startswith(TERMINATION_PREFIX)
+        ]
     for sobject, fragment in config.filters.items():
         if sobject not in SOBJECTS:
             problems.append((f"filters.{sobject}", f"unknown Salesforce object; known: {', '.join(SOBJECTS)}"))

@@ -511,6 +511,7 @@ class _Planner:
         now = self._now(current)
         current_start = current["current_phase"]["start_date"]
         phases = [{**_SCHEDULE_DEFAULTS, **phase} for phase in desired.params["phases"]]
+        comparable = _phases_as_returned(desired.params["phases"])
         starts = [desired.params["start_date"], *(phase["end_date"] for phase in phases[:-1])]
         live = [index for index, phase in enumerate(phases) if phase["end_date"] > now]
         if not live:
@@ -524,7 +525,7 @@ class _Planner:
             # How the current phase began (its one-time items, its proration) is history: not compared.
             began = {key: value for key, value in head.items() if key != "proration_behavior"}
             unchanged = not _owned_differs(schedule_level, current, self.normalise) and not _owned_differs(
-                [began, *later], actual_live, self.normalise
+                [began, *(comparable[index] for index in live[1:])], actual_live, self.normalise
             )
             if unchanged and not self._cleared_stale(desired, current):
                 return None
@@ -560,11 +561,33 @@ def _is_auto_archived(desired: DesiredObject) -> bool:
     return (desired.params.get("metadata") or {}).get(AUTO_ARCHIVE_KEY) == "true"
 
 
+def _phases_as_returned(phases: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Phases as Stripe returns them: with Stripe's default proration_behavior, and an inline one-time price
+    (`price_data`, an F36 credit) standing as the price Stripe made of it, which a read cannot compare: the credit's
+    other fields (quantity, period, metadata naming its line) are compared."""
+    return [
+        {
+            **_SCHEDULE_DEFAULTS,
+            **phase,
+            **(
+                {"add_invoice_items": [_without_price_data(item) for item in phase["add_invoice_items"]]}
+                if "add_invoice_items" in phase
+                else {}
+            ),
+        }
+        for phase in phases
+    ]
+
+
+def _without_price_data(item: Mapping[str, Any]) -> dict:
+    return {key: value for key, value in item.items() if key != "price_data"}
+
+
 def _schedule_as_returned(params: Mapping[str, Any]) -> dict:
     """Schedule create params in the shape Stripe returns them: the start date lives on the first phase, and
     a phase without proration_behavior reads back with Stripe's default."""
     comparable = {key: value for key, value in params.items() if key != "start_date"}
-    phases = [{**_SCHEDULE_DEFAULTS, **phase} for phase in params.get("phases", [])]
+    phases = _phases_as_returned(params.get("phases", []))
     if phases and "start_date" in params:
         phases[0]["start_date"] = params["start_date"]
     comparable["phases"] = phases

@@ -348,6 +348,8 @@ def _phase_end(ends: Any, begins: Any, param: str, *, now: int | None, updating:
 def _invoice_item(item: Mapping[str, Any], param: str) -> Iterator[Refusal]:
     if _price_key(item) is None and "price_data" not in item:
         yield Refusal("item_price", f"{param}[price]", "Missing required param: a price for the invoice item")
+    if "price_data" in item:
+        yield from _credit_price_data(item["price_data"], f"{param}[price_data]")
     yield from _quantity(item, param, minimum=1)
     yield from _discounts(item.get("discounts"), f"{param}[discounts]")
     period = item.get("period")
@@ -358,6 +360,28 @@ def _invoice_item(item: Mapping[str, Any], param: str) -> Iterator[Refusal]:
         for side, given in (("start", start), ("end", end)):
             if given.get("type") == "timestamp" and not _is_int(given.get("timestamp")):
                 yield Refusal("invoice_item_period", f"{param}[period][{side}][timestamp]", "Missing timestamp")
+
+
+def _credit_price_data(price_data: Any, param: str) -> Iterator[Refusal]:
+    """An inline one-time price (F36 credits): currency, product and a decimal amount, which may be negative here,
+    where Stripe takes a credit, and nowhere else."""
+    if not isinstance(price_data, Mapping):
+        yield Refusal("price_data", param, "price_data must be a price's parameters")
+        return
+    for required in ("currency", "product"):
+        if not price_data.get(required):
+            yield Refusal("price_data", f"{param}[{required}]", f"Missing required param: {param}[{required}]")
+    amount = price_data.get("unit_amount_decimal")
+    if not is_decimal_string(amount):
+        yield Refusal("decimal_amount", f"{param}[unit_amount_decimal]", f"Invalid decimal: {amount!r}")
+    elif decimal_places(amount) > UNIT_AMOUNT_PLACES:
+        yield Refusal(
+            "decimal_amount",
+            f"{param}[unit_amount_decimal]",
+            f"{amount} has {decimal_places(amount)} decimal places; Stripe takes at most {UNIT_AMOUNT_PLACES}",
+        )
+    if "recurring" in price_data:
+        yield Refusal("price_data", f"{param}[recurring]", "an invoice item's price is one-time")
 
 
 def _schedule_create(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:

@@ -19,7 +19,7 @@ from fractions import Fraction
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sf_stripe_pipeline.core.amendments import Aggregate
+from sf_stripe_pipeline.core.amendments import Aggregate, Netting
 from sf_stripe_pipeline.core.config import SyncConfig
 from sf_stripe_pipeline.core.contracts import Contract, quote_of
 from sf_stripe_pipeline.core.coupons import (
@@ -759,8 +759,8 @@ class ContractDrafter:
     def billable_lines(self, order: Mapping[str, Any]) -> list[dict]:
         return billable_lines(self.org, order)
 
-    def net_line(self, line: Mapping[str, Any], quantity: int, aggregate: Aggregate) -> None:
-        """F30: a negative amendment line reduces the chain of the line it revises."""
+    def net_line(self, line: Mapping[str, Any], quantity: int, aggregate: Aggregate) -> Netting:
+        """F30: a negative amendment line reduces the chain of the line it revises; what it took from which slots."""
         origin = line.get("SBQQ__RevisedOrderProduct__c")
         if origin is None:
             self.problem(
@@ -769,10 +769,11 @@ class ContractDrafter:
                 line["Id"],
                 f"a negative quantity ({quantity}) needs SBQQ__RevisedOrderProduct__c naming the line it reduces",
             )
-            return
-        error = aggregate.net(origin, -quantity)
-        if error:
-            self.problem("amendment_netting", "OrderItem", line["Id"], error)
+            return Netting(error="no revised line")
+        netting = aggregate.net(origin, -quantity)
+        if netting.error:
+            self.problem("amendment_netting", "OrderItem", line["Id"], netting.error)
+        return netting
 
     def term_and_start(self, order: Mapping[str, Any]) -> tuple[MappedFields, date | None, int | None]:
         """The order's mapped schedule fields, its start date and its term in whole months (None when unknown)."""

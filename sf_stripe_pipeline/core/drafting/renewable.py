@@ -19,6 +19,7 @@ from typing import Any
 
 from sf_stripe_pipeline.core.amendments import (
     Aggregate,
+    Netting,
     PhaseDraft,
     Slot,
     chain_origin,
@@ -27,11 +28,21 @@ from sf_stripe_pipeline.core.amendments import (
     same_day_of_month,
     span_months,
 )
-from sf_stripe_pipeline.core.drafting.drafter import PriceCandidate, without_quantity
+from sf_stripe_pipeline.core.drafting.drafter import METADATA_PREFIX, PriceCandidate, without_quantity
 from sf_stripe_pipeline.core.drafting.schedule import MAX_RECURRING_LINES, Intervals, ScheduleDrafter
-from sf_stripe_pipeline.core.money import add_months, midnight_timestamp, whole_number
+from sf_stripe_pipeline.core.mapping import build_params
+from sf_stripe_pipeline.core.money import add_months, format_decimal, fraction_of, midnight_timestamp, whole_number
 
 __all__ = ["MAX_RECURRING_LINES", "RenewableDrafter"]
+
+
+def merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict:
+    """`base` with `extra` laid over it, nested dicts merged, neither changed (phase items share their dicts)."""
+    result = dict(base)
+    for key, value in extra.items():
+        current = result.get(key)
+        result[key] = merged(current, value) if isinstance(current, Mapping) and isinstance(value, Mapping) else value
+    return result
 
 
 class Timeline:
@@ -111,12 +122,17 @@ class RenewableDrafter(ScheduleDrafter):
             line_term = span_months(order_start, timeline.end, "month_and_day")
         # F28 frontend proration: an initial term shorter than a line's billing period bills part of one period
         frontend_term = term if is_initial and self.context.config.frontend_prorations else None
+        ended: dict[str, Mapping[str, Any]] = {}
+        """Line Id of each slot this order zeroes -> the line that zeroes it (F12)."""
         for line in self.billable_lines(order):
             raw_quantity = self.line_quantity(line)
             if not is_initial and self.removes_or_keeps(raw_quantity):
                 removed = self.whole_quantity(line, raw_quantity)
                 if removed:  # F30: a negative delta nets its chain; a 0 delta changes nothing (no item, no price)
-                    self.net_line(line, removed, timeline.aggregate)
+                    netting = self.net_line(line, removed, timeline.aggregate)
+                    ended.update({slot.line_id: line for slot, _ in netting.taken if slot.quantity == 0})
+                    if order_start is not None and term is not None:
+                        invoice_items += self.credits(line, netting, term, order_start, timeline, partial_month)
                 continue
             drafted = self.discounted_line(
                 order, line, line_term, timeline.used_prices, frontend_term=frontend_term
@@ -141,8 +157,11 @@ class RenewableDrafter(ScheduleDrafter):
         self.check_order_lines(order, recurring, amendment=not is_initial)
         if order_start is None:
             return None
+        items = timeline.aggregate.items()
+        if self.context.config.termination_metadata and timeline.phases:
+            self.mark_terminated(timeline.phases[-1], order, ended, contract_ends=not items)
         extra = self.phase_fields(order, order_start, first=is_initial)
-        return PhaseDraft(order_start, order["Id"], timeline.aggregate.items(), invoice_items, extra)
+        return PhaseDraft(order_start, order["Id"], items, invoice_items, extra)
 
     @property
     def month_and_day(self) -> bool:
@@ -180,6 +199,79 @@ class RenewableDrafter(ScheduleDrafter):
         if partial_month and self.month_and_day and timeline.initial_start is not None:
             return span_months(start, next_billing_date(timeline.initial_start, frequency, start), "month_and_day")
         return Fraction(proration_months(term, frequency, partial_month=partial_month))
+
+    def credits(
+        self,
+        line: Mapping[str, Any],
+        netting: Netting,
+        term: int,
+        start: date,
+        timeline: Timeline,
+        partial_month: bool,
+    ) -> list[dict]:
+        """F36 (flags terminated_order_item_credit, quantity_reduction_order_item_credit): units an amendment removes
+        off a billing date were paid up to the next one; each slot they come from is credited `unit x unused
+        months / frequency` per unit by a negative `price_data` invoice item on the amendment's phase. Metered and
+        tiered lines bill usage and get none; nor does a termination of the whole contract, which opens no phase
+        (its schedule ends there without proration, F35)."""
+        config = self.context.config
+        removes_the_line = netting.chain_left == 0
+        wanted = config.terminated_order_item_credit if removes_the_line else config.quantity_reduction_order_item_credit
+        if not wanted or netting.error or timeline.initial_start is None:
+            return []
+        credits = []
+        for slot, units in netting.taken:
+            candidate = timeline.candidates.get(slot.line_id)
+            if candidate is None or candidate.metered or candidate.tiered or candidate.unit_amount is None:
+                continue
+            months = Fraction(self.unbilled_months(candidate, term, start, timeline, partial_month))
+            if not months:
+                continue
+            frequency = candidate.params["recurring"]["interval_count"]
+            unit = fraction_of(candidate.unit_amount, months.numerator, frequency * months.denominator)
+            next_billing = midnight_timestamp(next_billing_date(timeline.initial_start, frequency, start))
+            credits.append(
+                {
+                    "price_data": {
+                        "currency": candidate.params["currency"],
+                        "product": candidate.params["product"],
+                        "unit_amount_decimal": format_decimal(-unit),
+                    },
+                    "quantity": units,
+                    "period": {"start": {"type": "phase_start"}, "end": {"type": "timestamp", "timestamp": next_billing}},
+                    "metadata": {
+                        **self.context.back_references("OrderItem", line["Id"]),
+                        "salesforce_credit": "true",
+                        "salesforce_proration": "true",
+                    },
+                }
+            )
+        return credits
+
+    def mark_terminated(
+        self,
+        previous: PhaseDraft,
+        order: Mapping[str, Any],
+        ended: Mapping[str, Mapping[str, Any]],
+        *,
+        contract_ends: bool,
+    ) -> None:
+        """F12 (flag termination_metadata): the `sbc_termination.` mappings of the line that zeroes an item go on
+        that item in the last phase it is billed in, and when `order` ends the contract, the phase mappings of the
+        order go on that phase."""
+        items = []
+        for item in previous.items:
+            line = ended.get((item.get("metadata") or {}).get(METADATA_PREFIX + "order_item_id", ""))
+            items.append(merged(item, self.termination_params("subscription_item", "OrderItem", line)) if line else item)
+        previous.items = items
+        if contract_ends:
+            previous.extra = merged(previous.extra, self.termination_params("subscription_phase", "Order", order))
+
+    def termination_params(self, target: str, sobject: str, record: Mapping[str, Any]) -> dict:
+        mapped = self.context.mapper.map(target, record, self.org, termination=True)
+        params, problems = build_params(mapped.values)
+        self.draft.problems.extend(self._param_problems(problems, sobject, record["Id"]))
+        return params
 
     def term_leftover(
         self,

@@ -102,3 +102,34 @@ def evergreen_released_schedule_amended(org: CpqOrg) -> None:
                         activated=ACTIVATED_TODAY)
     org.step("step2")
     org.amend(initial, [Line(logs, 2)], start="2025-03-20", activated="2025-03-20T09:00:00Z")
+
+
+# -- F36 credits, F12 termination mappings -------------------------------------------------------------------------
+
+
+@case
+def credits_for_removed_and_reduced_lines(org: CpqOrg) -> None:
+    """Two years billed yearly from Jan 1 (3 seats at 1,200, 2 add-ons at 600); from Jul 1, half-way to the next
+    yearly bill, an amendment removes every seat and one add-on."""
+    seat = org.product("Platform Seat", 1200, frequency="Annual")
+    addon = org.product("Audit Add-on", 600, frequency="Annual")
+    initial = org.order(org.account("Prestige Worldwide"), [Line(seat, 3), Line(addon, 2)], start="2025-01-01",
+                        term=24, activated="2025-01-02T09:00:00Z")
+    org.step("step2")
+    org.amend(initial, [Line(seat, -3, revises=initial.items[0]), Line(addon, -1, revises=initial.items[1])],
+              start="2025-07-01", activated="2025-06-20T09:00:00Z")
+
+
+@case
+def termination_mappings_on_terminated_items(org: CpqOrg) -> None:
+    """A monthly contract (5 seats, 1 support plan): an amendment from May 1 removes the support plan, then a
+    termination from Jun 1 removes the seats; both carry the termination-only mappings."""
+    seat = org.product("Platform Seat", 50)
+    support = org.product("Premium Support", 200)
+    initial = org.order(org.account("Cogswell Cogs"), [Line(seat, 5), Line(support, 1)], start="2025-01-01",
+                        activated="2025-01-02T09:00:00Z")
+    org.step("step2")
+    org.amend(initial, [Line(support, -1, revises=initial.items[1])], start="2025-05-01", activated=ACTIVATED_TODAY)
+    org.step("step3")
+    org.amend(initial, [Line(seat, -5, revises=initial.items[0])], start="2025-06-01",
+              activated="2025-03-20T09:00:00Z")
