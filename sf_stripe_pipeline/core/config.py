@@ -110,6 +110,10 @@ class SyncConfig(_Section):
     termination_metadata: bool = False
     """F12: apply the `sbc_termination.` field mappings (subscription_item, subscription_phase) to the items and
     the phase that a termination ends."""
+    old_order_migration: bool = False
+    """F33: an initial order activated before start_date is migrated instead of rejected as pre-integration: a
+    subscription backdated to its start, first billed on its next billing date (nothing billed twice), handed to
+    a schedule for the rest of the term (renewable orders)."""
 
     @field_validator("default_currency")
     @classmethod

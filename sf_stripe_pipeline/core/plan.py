@@ -48,6 +48,9 @@ CANCELED_SCHEDULE_MESSAGE = "The Stripe subscription schedule has already been c
 _SCHEDULE_DEFAULTS = {"proration_behavior": "create_prorations"}
 DECIMAL_FIELDS = frozenset({"unit_amount_decimal", "flat_amount_decimal", "percent_off"})
 """Decimal numbers Stripe returns in another form than we send them ("1000.000000000000", 12.5 vs "12.5")."""
+FROM_SUBSCRIPTION = "from_subscription"
+MIGRATED_SUBSCRIPTION_MARK = "backdate_start_date"
+"""A subscription backdated to migrate an old order (F33): created once, then its schedule's."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ class _Planner:
         config: SyncConfig | None,
         now: int | None,
     ):
-        self.desired = sorted(desired, key=lambda d: (STRIPE_OBJECT_TIER[d.stripe_object], d.key))
+        self.desired = sorted(desired, key=lambda d: (STRIPE_OBJECT_TIER[d.stripe_object], _same_tier_needs(d), d.key))
         self.actual = actual
         self.now = now
         self.update_customers = config.update_customers if config else True
@@ -204,6 +207,10 @@ class _Planner:
                     "whose released subscription could not be read (the schedule has not released yet?): nothing "
                     "is created in its place (F40); sync the order again once it has started",
                 )
+            elif current is None and FROM_SUBSCRIPTION in desired.params:
+                # F33: a schedule made from a subscription takes nothing else; its phases follow in an update
+                self.emit(desired, CREATE, None, {FROM_SUBSCRIPTION: desired.params[FROM_SUBSCRIPTION]})
+                self.emit(desired, UPDATE, None, self._schedule_update_params(desired))
             elif current is None:
                 self.emit(desired, CREATE, None, desired.params)
                 if desired.stripe_object == "invoice":
@@ -451,9 +458,19 @@ class _Planner:
         params.update(phases=phases, proration_behavior="none")
         self.emit(desired, UPDATE, current.get("id"), params)
 
+    @staticmethod
+    def _schedule_update_params(desired: DesiredObject) -> dict:
+        """A whole schedule as an update: its fields and phases, the first phase starting at its start date."""
+        params = {field: desired.params[field] for field in SCHEDULE_UPDATABLE_FIELDS if field in desired.params}
+        first, *later = desired.params["phases"]
+        params.update(phases=[{**first, "start_date": desired.params["start_date"]}, *later], proration_behavior="none")
+        return params
+
     # -- evergreen subscriptions (F39, F40) ---------------------------------------------------------------------
 
     def plan_subscription(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        if MIGRATED_SUBSCRIPTION_MARK in desired.params:
+            return  # F33: made only to hand to its schedule, which bills it from then on
         canceled = current.get("status") in ("canceled", "incomplete_expired")
         if desired.end_now is not None:
             if not canceled:
@@ -545,6 +562,12 @@ class _Planner:
         return any(self.normalise(_value_at(current, path)) is not None for path in desired.cleared_paths)
 
 
+def _same_tier_needs(desired: DesiredObject) -> int:
+    """How many objects of its own tier `desired` names (a schedule made from a subscription, F33): it comes after."""
+    tier = STRIPE_OBJECT_TIER[desired.stripe_object]
+    return sum(1 for address in desired.depends_on if STRIPE_OBJECT_TIER[address.split(":", 1)[0]] == tier)
+
+
 def _tiers_as_returned(tiers: Sequence[Mapping[str, Any]]) -> list[dict]:
     """F19 tiers as Stripe returns them: `up_to` null for the unbounded tier, both amounts present (null if unset)."""
     return [
@@ -586,7 +609,7 @@ def _without_price_data(item: Mapping[str, Any]) -> dict:
 def _schedule_as_returned(params: Mapping[str, Any]) -> dict:
     """Schedule create params in the shape Stripe returns them: the start date lives on the first phase, and
     a phase without proration_behavior reads back with Stripe's default."""
-    comparable = {key: value for key, value in params.items() if key != "start_date"}
+    comparable = {key: value for key, value in params.items() if key not in ("start_date", FROM_SUBSCRIPTION)}
     phases = _phases_as_returned(params.get("phases", []))
     if phases and "start_date" in params:
         phases[0]["start_date"] = params["start_date"]

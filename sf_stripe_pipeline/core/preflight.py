@@ -385,6 +385,11 @@ def _credit_price_data(price_data: Any, param: str) -> Iterator[Refusal]:
 
 
 def _schedule_create(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:
+    if "from_subscription" in params:  # F33: the schedule takes the subscription's phase; nothing else is allowed
+        return [
+            Refusal("from_subscription", name, f"You cannot set `{name}` when `from_subscription` is set.")
+            for name in sorted(set(params) - {"from_subscription"})
+        ]
     found: list[Refusal] = []
     if not params.get("customer"):
         found.append(Refusal("schedule_customer", "customer", "Missing required param: customer"))
@@ -438,7 +443,19 @@ def _subscription_create(params: Mapping[str, Any], now: int | None, current: Ma
         found.append(Refusal("subscription_customer", "customer", "Missing required param: customer"))
     found += _items(params.get("items"), "items")
     found += _subscription_terms(params, now)
+    found += _backdating(params, now)
     return found
+
+
+def _backdating(params: Mapping[str, Any], now: int | None) -> Iterator[Refusal]:
+    """F33: a backdated start is in the past, and a billing cycle anchor in the future, after that start."""
+    backdate, anchor = params.get("backdate_start_date"), params.get("billing_cycle_anchor")
+    if backdate is not None and (not _is_int(backdate) or (now is not None and backdate >= now)):
+        yield Refusal("backdate_start_date", "backdate_start_date", f"{backdate!r} must be a timestamp in the past")
+    if anchor is not None and (not _is_int(anchor) or (now is not None and anchor <= now)):
+        yield Refusal("billing_cycle_anchor", "billing_cycle_anchor", f"{anchor!r} must be a timestamp in the future")
+    if _is_int(backdate) and _is_int(anchor) and anchor <= backdate:
+        yield Refusal("billing_cycle_anchor", "billing_cycle_anchor", "the anchor must come after the backdated start")
 
 
 def _subscription_update(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:

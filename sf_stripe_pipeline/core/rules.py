@@ -37,6 +37,7 @@ from sf_stripe_pipeline.core.contracts import Contract, amended_contract_id, is_
 from sf_stripe_pipeline.core.coupons import QUOTE_COUPON, SNAPSHOT, CouponLink
 from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, is_ref
 from sf_stripe_pipeline.core.drafting import METADATA_PREFIX, TranslationContext, draft_contract
+from sf_stripe_pipeline.core.drafting.migration import activated_before_start
 from sf_stripe_pipeline.core.drafting.tiers import LINE_SCHEDULE, PRODUCT_LINK, PRODUCT_SCHEDULE, TIER_AMOUNTS
 from sf_stripe_pipeline.core.mapping import DataMapper
 from sf_stripe_pipeline.core.org import OrgSnapshot, passes_filter
@@ -407,9 +408,9 @@ class _StructuralRules:
                 )
 
     def pre_integration_order(self) -> Iterator[Violation]:
+        """F2; with old_order_migration (F33) such an order is migrated instead (drafting names the kinds it cannot)."""
         activated = self.initial.get("ActivatedDate")
-        start = datetime.combine(self.config.start_date, datetime.min.time(), tzinfo=UTC)
-        if activated is not None and activated < start:
+        if activated_before_start(self.initial, self.config) and not self.config.old_order_migration:
             yield self._order_violation(
                 "pre_integration_order",
                 self.initial,

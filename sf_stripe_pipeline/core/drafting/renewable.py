@@ -29,6 +29,7 @@ from sf_stripe_pipeline.core.amendments import (
     span_months,
 )
 from sf_stripe_pipeline.core.drafting.drafter import METADATA_PREFIX, PriceCandidate, without_quantity
+from sf_stripe_pipeline.core.drafting.migration import activated_before_start
 from sf_stripe_pipeline.core.drafting.schedule import MAX_RECURRING_LINES, Intervals, ScheduleDrafter
 from sf_stripe_pipeline.core.mapping import build_params
 from sf_stripe_pipeline.core.money import add_months, format_decimal, fraction_of, midnight_timestamp, whole_number
@@ -86,7 +87,11 @@ class RenewableDrafter(ScheduleDrafter):
         if leftover and layout.phases and layout.terminated_on is None:
             boundary = add_months(start, term - leftover)  # from the start: month ends stay right
             layout = replace(layout, phases=self.backend_proration(layout.phases, timeline, boundary, leftover))
-        self.schedule(initial, schedule_mapped, amendments, start, layout)
+        migrate_every = None
+        if self.context.config.old_order_migration and activated_before_start(initial, self.context.config):
+            intervals = list(timeline.intervals.by_interval())  # one, or a problem is reported (F16)
+            migrate_every = intervals[0][1] if intervals else 1
+        self.schedule(initial, schedule_mapped, amendments, start, layout, migrate_every=migrate_every)
 
     def order_phase(
         self, order: Mapping[str, Any], timeline: Timeline, initial_term: int | None, *, is_initial: bool

@@ -133,3 +133,14 @@ def termination_mappings_on_terminated_items(org: CpqOrg) -> None:
     org.step("step3")
     org.amend(initial, [Line(seat, -5, revises=initial.items[0])], start="2025-06-01",
               activated="2025-03-20T09:00:00Z")
+
+
+# -- F33 old-order migration ---------------------------------------------------------------------------------------
+
+
+@case
+def old_order_migrated_without_back_billing(org: CpqOrg) -> None:
+    """A monthly contract started 2024-11-15 and activated before the sync's start date (2025-01-01), billed by
+    another system until now."""
+    seat = org.product("Platform Seat", 50)
+    org.order(org.account("Bluth Company"), [Line(seat, 4)], start="2024-11-15", activated="2024-11-10T09:00:00Z")
