@@ -114,6 +114,12 @@ class SyncConfig(_Section):
     """F33: an initial order activated before start_date is migrated instead of rejected as pre-integration: a
     subscription backdated to its start, first billed on its next billing date (nothing billed twice), handed to
     a schedule for the rest of the term (renewable orders)."""
+    account_polling: bool = False
+    """F14: a partition also re-syncs the customers of already linked accounts changed in its window, without any
+    of their orders changing."""
+    invoice_prorations_immediately: bool = False
+    """F34: when an amendment that starts now bills prorations (F32), invoice them at once: an invoice for the
+    customer and the subscription, with the pending proration items, finalized (the connector's webhook did this)."""
 
     @field_validator("default_currency")
     @classmethod

@@ -180,7 +180,8 @@ class _Planner:
         self.desired = sorted(desired, key=lambda d: (STRIPE_OBJECT_TIER[d.stripe_object], _same_tier_needs(d), d.key))
         self.actual = actual
         self.now = now
-        self.update_customers = config.update_customers if config else True
+        # F14: polling accounts is there to update their customers
+        self.update_customers = config.update_customers or config.account_polling if config else True
         self.update_products = config.update_products if config else True
         self.resolved: dict[str, str | None] = {}
         self.normalise = _Normaliser(self.resolved)

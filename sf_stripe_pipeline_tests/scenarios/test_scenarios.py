@@ -17,6 +17,8 @@ from sf_stripe_pipeline_tests.scenarios.runner import ScenarioPlayer, case_folde
 NOT_YET_IMPLEMENTED: dict[str, str] = {
     "evergreen_released_schedule_amended": "F40 needs stripe/reads.py's fetch_actual to follow an evergreen order's "
     "schedule id to its released_subscription (the change is in the features helper's report)",
+    "account_polling_updates_linked_customers": "F14 needs defs/sync/assets.py's validated_contracts to add "
+    "core.polled_contracts when account_polling is on (the change is in the features helper's report)",
 }
 
 

@@ -144,3 +144,18 @@ def old_order_migrated_without_back_billing(org: CpqOrg) -> None:
     another system until now."""
     seat = org.product("Platform Seat", 50)
     org.order(org.account("Bluth Company"), [Line(seat, 4)], start="2024-11-15", activated="2024-11-10T09:00:00Z")
+
+
+# -- F14 account polling ---------------------------------------------------------------------------------------------
+
+
+@case
+def account_polling_updates_linked_customers(org: CpqOrg) -> None:
+    """Two customers synced in January; in March one account gets a new phone and billing city in Salesforce while
+    none of its orders changes."""
+    seat = org.product("Platform Seat", 50)
+    changed = org.account("Pied Piper")
+    org.order(changed, [Line(seat, 6)], start="2025-02-01", activated="2025-01-02T09:00:00Z")
+    org.order(org.account("Raviga Capital"), [Line(seat, 2)], start="2025-02-01", activated="2025-01-02T09:00:00Z")
+    org.step("step2")
+    org.update(changed, Phone="+1 650 555 0142", BillingCity="Palo Alto")
