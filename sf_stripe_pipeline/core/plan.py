@@ -25,6 +25,7 @@ from sf_stripe_pipeline.core.desired import (
     REF_KEY,
     STRIPE_DEPENDENCY_TIERS,
     STRIPE_OBJECT_TIER,
+    SUBSCRIPTION_OF,
     DesiredObject,
     is_ref,
 )
@@ -212,6 +213,8 @@ class _Planner:
                 # F33: a schedule made from a subscription takes nothing else; its phases follow in an update
                 self.emit(desired, CREATE, None, {FROM_SUBSCRIPTION: desired.params[FROM_SUBSCRIPTION]})
                 self.emit(desired, UPDATE, None, self._schedule_update_params(desired))
+            elif current is None and _names_a_schedules_subscription(desired):
+                self.plan_proration_invoice(desired)
             elif current is None:
                 self.emit(desired, CREATE, None, desired.params)
                 if desired.stripe_object == "invoice":
@@ -395,6 +398,23 @@ class _Planner:
         if current.get("status") == "draft":
             self.emit(desired, FINALIZE, current.get("id"), {})
 
+    def plan_proration_invoice(self, desired: DesiredObject) -> None:
+        """F34: the invoice of an amendment's prorations, for the subscription its schedule runs (read on the
+        schedule), created and finalized after the schedule update that starts the phase billing them."""
+        schedule_address = desired.params["subscription"][SUBSCRIPTION_OF]
+        subscription = (self.actual.get(schedule_address) or {}).get("subscription")
+        if not subscription:
+            self._add_note(
+                desired,
+                None,
+                f"invoice ({desired.sf_object} {desired.sf_id}) of the amendment's prorations is not created now: its "
+                "schedule has no subscription yet (it is created in this sync or has not started), so Stripe bills "
+                "them with the subscription's next invoice (F34)",
+            )
+            return
+        self.emit(desired, CREATE, None, {**desired.params, "subscription": subscription})
+        self.emit(desired, FINALIZE, None, {}, tier=STRIPE_OBJECT_TIER["invoice"])
+
     def plan_coupon(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
         """F44: a linked coupon is reused while its terms equal Salesforce's; otherwise a new coupon is made, never
         an update. Missing back-reference metadata is back-filled; existing keys stay (coupons are shared)."""
@@ -561,6 +581,11 @@ class _Planner:
 
     def _cleared_stale(self, desired: DesiredObject, current: Mapping[str, Any]) -> bool:
         return any(self.normalise(_value_at(current, path)) is not None for path in desired.cleared_paths)
+
+
+def _names_a_schedules_subscription(desired: DesiredObject) -> bool:
+    subscription = desired.params.get("subscription")
+    return isinstance(subscription, Mapping) and SUBSCRIPTION_OF in subscription
 
 
 def _same_tier_needs(desired: DesiredObject) -> int:

@@ -35,6 +35,7 @@ USAGE_TYPES = frozenset({"licensed", "metered"})
 BILLING_SCHEMES = frozenset({"per_unit", "tiered"})
 TIERS_MODES = frozenset({"graduated", "volume"})
 TIER_AMOUNTS = ("unit_amount_decimal", "flat_amount_decimal")
+PENDING_ITEMS = frozenset({"exclude", "include"})
 PERIOD_START_TYPES = frozenset({"max_item_period_start", "phase_start", "timestamp"})
 PERIOD_END_TYPES = frozenset({"min_item_period_end", "phase_end", "timestamp"})
 NOW = "now"
@@ -495,7 +496,14 @@ def _invoice_item_create(params: Mapping[str, Any], now: int | None, current: Ma
 def _invoice_create(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:
     if not params.get("customer"):
         return [Refusal("invoice_customer", "customer", "Missing required param: customer")]
-    return list(_discounts(params.get("discounts"), "discounts"))
+    found = list(_discounts(params.get("discounts"), "discounts"))
+    found += _enum(params.get("pending_invoice_items_behavior"), PENDING_ITEMS, "pending_items", "pending_invoice_items_behavior")
+    subscription = params.get("subscription")
+    if subscription is not None and not isinstance(subscription, str) and not is_ref(subscription):
+        found.append(Refusal("invoice_subscription", "subscription", f"Invalid subscription id {subscription!r}"))
+    if params.get("collection_method") == "send_invoice" and not _is_int(params.get("days_until_due")):
+        found.append(Refusal("days_until_due", "days_until_due", "send_invoice needs a whole number of days_until_due"))
+    return found
 
 
 def _invoice_finalize(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:

@@ -28,13 +28,17 @@ from sf_stripe_pipeline.core.amendments import (
     same_day_of_month,
     span_months,
 )
+from sf_stripe_pipeline.core.desired import SUBSCRIPTION_OF, ref
 from sf_stripe_pipeline.core.drafting.drafter import METADATA_PREFIX, PriceCandidate, without_quantity
 from sf_stripe_pipeline.core.drafting.migration import activated_before_start
 from sf_stripe_pipeline.core.drafting.schedule import MAX_RECURRING_LINES, Intervals, ScheduleDrafter
 from sf_stripe_pipeline.core.mapping import build_params
 from sf_stripe_pipeline.core.money import add_months, format_decimal, fraction_of, midnight_timestamp, whole_number
 
-__all__ = ["MAX_RECURRING_LINES", "RenewableDrafter"]
+__all__ = ["MAX_RECURRING_LINES", "PRORATION_INVOICE_SUFFIX", "RenewableDrafter"]
+
+PRORATION_INVOICE_SUFFIX = "-proration-invoice"
+"""The key of an amendment's proration invoice (F34): `<amendment Order Id>-proration-invoice`."""
 
 
 def merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict:
@@ -59,6 +63,8 @@ class Timeline:
         """The price drafted for each line that opened a slot (F28 bills leftover months with copies of them)."""
         self.phases: list[PhaseDraft] = []
         self.terminated_by: str | None = None
+        self.invoiced_now: list[Mapping[str, Any]] = []
+        """Amendments this sync applies that bill prorations from today or earlier (F34)."""
 
     def add(self, phase: PhaseDraft | None) -> None:
         if phase is None:
@@ -92,6 +98,39 @@ class RenewableDrafter(ScheduleDrafter):
             intervals = list(timeline.intervals.by_interval())  # one, or a problem is reported (F16)
             migrate_every = intervals[0][1] if intervals else 1
         self.schedule(initial, schedule_mapped, amendments, start, layout, migrate_every=migrate_every)
+        if self.context.config.invoice_prorations_immediately and not layout.ended:
+            for amendment in timeline.invoiced_now:
+                self.proration_invoice(initial, amendment)
+
+    def proration_invoice(self, initial: Mapping[str, Any], amendment: Mapping[str, Any]) -> None:
+        """F34 (flag invoice_prorations_immediately): the prorations of an amendment that starts now are pending
+        invoice items of the schedule's subscription as soon as its phase starts; an invoice for that subscription
+        sweeps them in and is finalized at once (the connector did this on Stripe's invoiceitem.created webhook). The
+        planner names the subscription, which only Stripe knows."""
+        schedule = next(
+            (o for o in self.draft.objects if o.stripe_object == "subscription_schedule" and o.key == initial["Id"]),
+            None,
+        )
+        if schedule is None:
+            return
+        settings = schedule.params.get("default_settings", {})
+        terms = {"collection_method": settings["collection_method"]} if "collection_method" in settings else {}
+        if terms.get("collection_method") == "send_invoice":
+            terms["days_until_due"] = settings.get("invoice_settings", {}).get("days_until_due")
+        metadata = {
+            **self.context.back_references("Order", amendment["Id"]),
+            "salesforce_proration_invoice": "true",
+            "salesforce_subscription_schedule": ref("subscription_schedule", schedule.key),
+        }
+        params = {
+            "customer": schedule.params["customer"],
+            "subscription": {SUBSCRIPTION_OF: schedule.address},
+            "pending_invoice_items_behavior": "include",
+            "auto_advance": False,
+            **terms,
+            "metadata": metadata,
+        }
+        self.add("invoice", "Order", amendment, params, key=f"{amendment['Id']}{PRORATION_INVOICE_SUFFIX}")
 
     def order_phase(
         self, order: Mapping[str, Any], timeline: Timeline, initial_term: int | None, *, is_initial: bool
@@ -163,6 +202,13 @@ class RenewableDrafter(ScheduleDrafter):
         if order_start is None:
             return None
         items = timeline.aggregate.items()
+        if (
+            not is_initial
+            and not order.get("Stripe_ID__c")  # applied by this sync
+            and order_start <= self.context.today
+            and any(item.get("metadata", {}).get("salesforce_proration") == "true" for item in invoice_items)
+        ):
+            timeline.invoiced_now.append(order)
         if self.context.config.termination_metadata and timeline.phases:
             self.mark_terminated(timeline.phases[-1], order, ended, contract_ends=not items)
         extra = self.phase_fields(order, order_start, first=is_initial)

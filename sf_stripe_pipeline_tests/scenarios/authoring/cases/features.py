@@ -159,3 +159,17 @@ def account_polling_updates_linked_customers(org: CpqOrg) -> None:
     org.order(org.account("Raviga Capital"), [Line(seat, 2)], start="2025-02-01", activated="2025-01-02T09:00:00Z")
     org.step("step2")
     org.update(changed, Phone="+1 650 555 0142", BillingCity="Palo Alto")
+
+
+# -- F34 proration invoices ----------------------------------------------------------------------------------------
+
+
+@case
+def proration_invoice_billed_at_once(org: CpqOrg) -> None:
+    """A quarterly contract from Jan 1; on Feb 1 an amendment effective that day adds 4 analytics seats (300 a
+    quarter), 2 months before the next quarter."""
+    seat = org.product("Platform Seat", 150, frequency="Quarterly")
+    analytics = org.product("Analytics Seat", 300, frequency="Quarterly")
+    initial = org.order(org.account("Initech"), [Line(seat, 2)], start="2025-01-01", activated="2025-01-02T09:00:00Z")
+    org.step("step2")
+    org.amend(initial, [Line(analytics, 4)], start="2025-02-01", activated="2025-02-01T09:00:00Z")
