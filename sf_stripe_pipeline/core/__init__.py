@@ -10,6 +10,7 @@ reads Stripe, applies the plan and writes back. The unit of sync is a contract (
 applied order by order.
 """
 
+from sf_stripe_pipeline.core.accounts import polled_contracts
 from sf_stripe_pipeline.core.config import ConfigError, SyncConfig, load_config, parse_config
 from sf_stripe_pipeline.core.contracts import Contract, build_contracts, contracts_in_scope
 from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, ref
@@ -43,6 +44,7 @@ __all__ = [
     "merge_desired",
     "parse_config",
     "plan_operations",
+    "polled_contracts",
     "ref",
     "schema_failures",
     "validate_contracts",

@@ -17,6 +17,7 @@ import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
 from sf_stripe_pipeline.core.money import add_months
@@ -51,6 +52,16 @@ class Slot:
         return dict(self.entry) if self.metered else {**self.entry, "quantity": int(self.quantity)}
 
 
+@dataclass(frozen=True)
+class Netting:
+    """What a negative amendment line took: units per slot (newest first), what is left of its chain, or why it
+    could not (an error message)."""
+
+    taken: list[tuple[Slot, int]] = field(default_factory=list)
+    chain_left: int = 0
+    error: str | None = None
+
+
 @dataclass
 class Aggregate:
     """The contract's items after each order so far, in the order they were opened."""
@@ -60,19 +71,22 @@ class Aggregate:
     def open(self, slot: Slot) -> None:
         self.slots.append(slot)
 
-    def net(self, origin: str, units: int) -> str | None:
-        """Take `units` from the origin's chain, newest slot first; an error message when that is impossible."""
+    def net(self, origin: str, units: int) -> Netting:
+        """Take `units` from the origin's chain, newest slot first, or say why that is impossible."""
         chain = [slot for slot in self.slots if slot.origin == origin]
         if not chain:
-            return NOT_SKIPPED_MESSAGE.format(origin=origin)
+            return Netting(error=NOT_SKIPPED_MESSAGE.format(origin=origin))
         available = sum(slot.quantity for slot in chain)
         if units > available:
-            return OVER_TERMINATION_MESSAGE.format(removed=units, available=available, origin=origin)
+            return Netting(error=OVER_TERMINATION_MESSAGE.format(removed=units, available=available, origin=origin))
+        taken_from: list[tuple[Slot, int]] = []
         for slot in reversed(chain):
             taken = min(slot.quantity, units)
-            slot.quantity -= taken
-            units -= taken
-        return None
+            if taken:
+                slot.quantity -= taken
+                units -= taken
+                taken_from.append((slot, taken))
+        return Netting(taken=taken_from, chain_left=available - sum(taken for _, taken in taken_from))
 
     def items(self) -> list[dict]:
         return [slot.as_item() for slot in self.slots if slot.quantity > 0]
@@ -184,3 +198,28 @@ def proration_months(term: int, frequency_months: int, *, partial_month: bool) -
     A co-terminating amendment's term ends on a billing date, so what is left over is `term % frequency`; a
     partial month (non-anniversary start) counts as a whole one, as CPQ's Month precision does."""
     return (term + (1 if partial_month else 0)) % frequency_months
+
+
+# -- proration spans (F28, F32, F36) -----------------------------------------------------------------------------
+
+DAYS_PER_MONTH = Fraction(365, 12)
+"""CPQ's Monthly + Daily precision counts a day as 12/365 of a month (spec §1.7)."""
+
+
+def next_billing_date(initial_start: date, frequency_months: int, day: date) -> date:
+    """The contract's first billing date on or after `day`: its start plus whole billing periods, each counted from
+    the start so a month end stays a month end (Jan 31 -> Apr 30 -> Jul 31)."""
+    periods = 0
+    while (billing := add_months(initial_start, periods * frequency_months)) < day:
+        periods += 1
+    return billing
+
+
+def span_months(start: date, end: date, precision: str) -> Fraction:
+    """The months from `start` to `end` as CPQ prorates them: whole months, then what is left of a month counted
+    as a whole one ("month" precision) or day by day at 12/365 of a month ("month_and_day")."""
+    months = whole_months_between(start, end)
+    days = (end - add_months(start, months)).days
+    if not days:
+        return Fraction(months)
+    return months + (Fraction(days) / DAYS_PER_MONTH if precision == "month_and_day" else 1)

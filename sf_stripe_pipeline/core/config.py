@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from sf_stripe_pipeline.core.paths import TARGET_SOURCES, check_stripe_path, parse_salesforce_path
+from sf_stripe_pipeline.core.paths import TARGET_SOURCES, TERMINATION_PREFIX, check_stripe_path, parse_salesforce_path
 from sf_stripe_pipeline.core.stripe_limits import SUPPORTED_CURRENCIES
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 from sf_stripe_pipeline.salesforce.filters import FilterError, parse_filter
@@ -112,7 +112,31 @@ class SyncConfig(_Section):
     """Allow amendments that start on another day of the month than the initial order (connector flag of the same
     name); their term must then be the whole months between their start and end."""
     prorate_precision: Literal["month", "month_and_day"] = "month"
-    """CPQ's "Subscription Prorate Precision"; with month_and_day a ProrateMultiplier mismatch is an error (F18)."""
+    """CPQ's "Subscription Prorate Precision": `month` counts a partial month as a whole one; `month_and_day` counts
+    it day by day (12/365 of a month a day) in amendment prices and prorations (F18, F32), and a ProrateMultiplier
+    mismatch is then an error."""
+    # -- the connector's optional features ("flags", spec §1.12), each off unless turned on ---------------------
+    frontend_prorations: bool = False
+    """F28: an initial order whose term is shorter than a line's billing period bills that line the term's share
+    of one period (a price of its own), instead of being refused."""
+    terminated_order_item_credit: bool = False
+    """F36: a line an amendment removes entirely off a billing date is credited its unused time to the next billing
+    date (a negative invoice item on the amendment's phase), as Stripe's own prorations would."""
+    quantity_reduction_order_item_credit: bool = False
+    """F36: the same credit for the units an amendment removes from a line that keeps some."""
+    termination_metadata: bool = False
+    """F12: apply the `sbc_termination.` field mappings (subscription_item, subscription_phase) to the items and
+    the phase that a termination ends."""
+    old_order_migration: bool = False
+    """F33: an initial order activated before start_date is migrated instead of rejected as pre-integration: a
+    subscription backdated to its start, first billed on its next billing date (nothing billed twice), handed to
+    a schedule for the rest of the term (renewable orders)."""
+    account_polling: bool = False
+    """F14: a partition also re-syncs the customers of already linked accounts changed in its window, without any
+    of their orders changing."""
+    invoice_prorations_immediately: bool = False
+    """F34: when an amendment that starts now bills prorations (F32), invoice them at once: an invoice for the
+    customer and the subscription, with the pending proration items, finalized (the connector's webhook did this)."""
 
     @field_validator("default_currency")
     @classmethod
@@ -138,6 +162,14 @@ def _summary(problems: list[tuple[str, str]]) -> str:
 def _reference_problems(config: SyncConfig) -> list[tuple[str, str]]:
     """Problems with what the settings refer to: objects, filter syntax, Stripe and Salesforce paths."""
     problems: list[tuple[str, str]] = []
+    if not config.termination_metadata:
+        problems += [
+            (f"{section}.{target}.{path}", "termination mappings apply only with termination_metadata: true (F12)")
+            for section, by_target in (("field_defaults", config.field_defaults), ("field_mappings", config.field_mappings))
+            for target, paths in by_target.items()
+            for path in paths
+            if path.startswith(TERMINATION_PREFIX)
+        ]
     for sobject, fragment in config.filters.items():
         if sobject not in SOBJECTS:
             problems.append((f"filters.{sobject}", f"unknown Salesforce object; known: {', '.join(SOBJECTS)}"))

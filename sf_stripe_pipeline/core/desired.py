@@ -14,6 +14,11 @@ from typing import Any
 REF_KEY = "$ref"
 
 
+SUBSCRIPTION_OF = "$subscription_of"
+"""`{"$subscription_of": "subscription_schedule:<key>"}`: the subscription a schedule runs, which only Stripe knows;
+the planner replaces it with the id it reads on the schedule (F34's proration invoice)."""
+
+
 def ref(stripe_object: str, key: str) -> dict:
     """A symbolic reference to another desired object, resolved to its Stripe id by the shell at apply time."""
     return {REF_KEY: f"{stripe_object}:{key}"}

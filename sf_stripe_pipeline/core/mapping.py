@@ -130,14 +130,17 @@ class DataMapper:
     def rules(self, target: str) -> dict[str, MappingRule]:
         return self._rules[target]
 
-    def map(self, target: str, record: Mapping[str, Any], org: Any) -> MappedFields:
+    def map(self, target: str, record: Mapping[str, Any], org: Any, *, termination: bool = False) -> MappedFields:
+        """`record`'s values for `target`; with `termination`, only the `sbc_termination.` mappings (prefix removed),
+        which apply to the items and phase a termination ends (F12), and otherwise never."""
         values: dict[str, Any] = {}
         empty: list[str] = []
         missing: list[str] = []
         user: set[str] = set()
-        for stripe_path, rule in self._rules[target].items():
-            if stripe_path.startswith(TERMINATION_PREFIX):
-                continue  # applied only to terminated items and phases (amendments)
+        for rule_path, rule in self._rules[target].items():
+            if rule_path.startswith(TERMINATION_PREFIX) != termination:
+                continue
+            stripe_path = rule_path.removeprefix(TERMINATION_PREFIX)
             value = _literal(rule.value if rule.source is None else rule.source.resolve(org, record))
             if rule.origin in (FIELD_DEFAULT, FIELD_MAPPING):
                 user.add(stripe_path)

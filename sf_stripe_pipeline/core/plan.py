@@ -25,6 +25,7 @@ from sf_stripe_pipeline.core.desired import (
     REF_KEY,
     STRIPE_DEPENDENCY_TIERS,
     STRIPE_OBJECT_TIER,
+    SUBSCRIPTION_OF,
     DesiredObject,
     is_ref,
 )
@@ -34,7 +35,9 @@ from sf_stripe_pipeline.core.preflight import refusals
 CREATE, UPDATE, ARCHIVE, CANCEL, FINALIZE = "create", "update", "archive", "cancel", "finalize"
 _ARCHIVE_TIER = len(STRIPE_DEPENDENCY_TIERS)  # archive prices once the schedules using their replacements are saved
 AUTO_ARCHIVE_KEY = "salesforce_auto_archive"
-PRICE_BILLING_FIELDS = ("product", "currency", "unit_amount_decimal", "recurring", "tax_behavior", "billing_scheme")
+PRICE_BILLING_FIELDS = (
+    "product", "currency", "unit_amount_decimal", "recurring", "tax_behavior", "billing_scheme", "tiers_mode", "tiers",
+)  # fmt: skip
 PRICE_UPDATABLE_FIELDS = ("metadata", "nickname", "lookup_key")
 SCHEDULE_UPDATABLE_FIELDS = ("default_settings", "end_behavior", "metadata", "phases")
 TERMINAL_SCHEDULE_STATUSES = frozenset({"canceled", "completed", "released"})
@@ -46,6 +49,9 @@ CANCELED_SCHEDULE_MESSAGE = "The Stripe subscription schedule has already been c
 _SCHEDULE_DEFAULTS = {"proration_behavior": "create_prorations"}
 DECIMAL_FIELDS = frozenset({"unit_amount_decimal", "flat_amount_decimal", "percent_off"})
 """Decimal numbers Stripe returns in another form than we send them ("1000.000000000000", 12.5 vs "12.5")."""
+FROM_SUBSCRIPTION = "from_subscription"
+MIGRATED_SUBSCRIPTION_MARK = "backdate_start_date"
+"""A subscription backdated to migrate an old order (F33): created once, then its schedule's."""
 
 
 @dataclass(frozen=True)
@@ -182,10 +188,11 @@ class _Planner:
         config: SyncConfig | None,
         now: int | None,
     ):
-        self.desired = sorted(desired, key=lambda d: (STRIPE_OBJECT_TIER[d.stripe_object], d.key))
+        self.desired = sorted(desired, key=lambda d: (STRIPE_OBJECT_TIER[d.stripe_object], _same_tier_needs(d), d.key))
         self.actual = actual
         self.now = now
-        self.update_customers = config.update_customers if config else True
+        # F14: polling accounts is there to update their customers
+        self.update_customers = config.update_customers or config.account_polling if config else True
         self.update_products = config.update_products if config else True
         self.resolved: dict[str, str | None] = {}
         self.normalise = _Normaliser(self.resolved)
@@ -195,12 +202,29 @@ class _Planner:
         """Addresses of objects Stripe holds as deleted: no request may name them."""
         self.unneeded: set[str] = set()
         """Contracts that need nothing in Stripe (cancelled before anything of them was created)."""
+        self.held: set[str] = set()
+        """Contracts with a note that must send nothing (writing the rest would leave half of them in Stripe)."""
 
     def run(self) -> Plan:
         for desired in self.desired:
             current = self.actual.get(desired.address)
             if current is None and self._never_needed(desired):
                 self.unneeded.update(desired.contract_keys)
+            elif current is None and self._released_unread(desired):
+                self.held.update(desired.contract_keys)
+                self._add_note(
+                    desired,
+                    desired.linked_stripe_id,
+                    f"subscription ({desired.sf_object} {desired.sf_id}) began as schedule {desired.linked_stripe_id}, "
+                    "whose released subscription could not be read (the schedule has not released yet?): nothing "
+                    "is created in its place (F40); sync the order again once it has started",
+                )
+            elif current is None and FROM_SUBSCRIPTION in desired.params:
+                # F33: a schedule made from a subscription takes nothing else; its phases follow in an update
+                self.emit(desired, CREATE, None, {FROM_SUBSCRIPTION: desired.params[FROM_SUBSCRIPTION]})
+                self.emit(desired, UPDATE, None, self._schedule_update_params(desired))
+            elif current is None and _names_a_schedules_subscription(desired):
+                self.plan_proration_invoice(desired)
             elif current is None:
                 self.emit(desired, CREATE, None, desired.params)
                 if desired.stripe_object == "invoice":
@@ -225,6 +249,12 @@ class _Planner:
         operations = [self._operation(seq, *row) for seq, row in enumerate(rows, 1)]
         return Plan(operations, self.notes)
 
+    @staticmethod
+    def _released_unread(desired: DesiredObject) -> bool:
+        """F40: an evergreen order whose Stripe_ID__c still names the schedule it began as is billed by the
+        subscription that schedule released; when that cannot be read, a new one would bill it twice."""
+        return desired.stripe_object == "subscription" and (desired.linked_stripe_id or "").startswith("sub_sched_")
+
     def _never_needed(self, desired: DesiredObject) -> bool:
         """F35: a schedule whose contract was terminated from its first day has no phase to bill; one that was never
         created is not created (nor are the customer, products and prices only it would use)."""
@@ -236,7 +266,7 @@ class _Planner:
         """The rows Stripe would accept, less every row of a contract with one it would refuse (each refused row
         becomes a note naming the rule) and of contracts that need nothing in Stripe. A row shared with other
         contracts is kept while any of them stays."""
-        withheld = set(self.unneeded)
+        withheld = self.unneeded | self.held
         for _, desired, operation, stripe_id, params, _ in rows:
             found = refusals(
                 desired.stripe_object,
@@ -378,6 +408,23 @@ class _Planner:
         if current.get("status") == "draft":
             self.emit(desired, FINALIZE, current.get("id"), {})
 
+    def plan_proration_invoice(self, desired: DesiredObject) -> None:
+        """F34: the invoice of an amendment's prorations, for the subscription its schedule runs (read on the
+        schedule), created and finalized after the schedule update that starts the phase billing them."""
+        schedule_address = desired.params["subscription"][SUBSCRIPTION_OF]
+        subscription = (self.actual.get(schedule_address) or {}).get("subscription")
+        if not subscription:
+            self._add_note(
+                desired,
+                None,
+                f"invoice ({desired.sf_object} {desired.sf_id}) of the amendment's prorations is not created now: its "
+                "schedule has no subscription yet (it is created in this sync or has not started), so Stripe bills "
+                "them with the subscription's next invoice (F34)",
+            )
+            return
+        self.emit(desired, CREATE, None, {**desired.params, "subscription": subscription})
+        self.emit(desired, FINALIZE, None, {}, tier=STRIPE_OBJECT_TIER["invoice"])
+
     def plan_coupon(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
         """F44: a linked coupon is reused while its terms equal Salesforce's; otherwise a new coupon is made, never
         an update. Missing back-reference metadata is back-filled; existing keys stay (coupons are shared)."""
@@ -396,6 +443,9 @@ class _Planner:
         billing = {field: desired.params.get(field) for field in PRICE_BILLING_FIELDS}
         billing.setdefault("billing_scheme", "per_unit")
         billing["billing_scheme"] = billing["billing_scheme"] or "per_unit"
+        if billing["tiers"] is not None:
+            # Stripe returns tiers only when expanded: compared when the read has them, in the shape returned
+            billing["tiers"] = _tiers_as_returned(billing["tiers"]) if current.get("tiers") is not None else None
         if _owned_differs({k: v for k, v in billing.items() if v is not None}, current, self.normalise):
             self.emit(desired, CREATE, None, desired.params)
             if current.get("active", True):
@@ -439,9 +489,19 @@ class _Planner:
         params.update(phases=phases, proration_behavior="none")
         self.emit(desired, UPDATE, current.get("id"), params)
 
+    @staticmethod
+    def _schedule_update_params(desired: DesiredObject) -> dict:
+        """A whole schedule as an update: its fields and phases, the first phase starting at its start date."""
+        params = {field: desired.params[field] for field in SCHEDULE_UPDATABLE_FIELDS if field in desired.params}
+        first, *later = desired.params["phases"]
+        params.update(phases=[{**first, "start_date": desired.params["start_date"]}, *later], proration_behavior="none")
+        return params
+
     # -- evergreen subscriptions (F39, F40) ---------------------------------------------------------------------
 
     def plan_subscription(self, desired: DesiredObject, current: Mapping[str, Any]) -> None:
+        if MIGRATED_SUBSCRIPTION_MARK in desired.params:
+            return  # F33: made only to hand to its schedule, which bills it from then on
         canceled = current.get("status") in ("canceled", "incomplete_expired")
         if desired.end_now is not None:
             if not canceled:
@@ -499,6 +559,7 @@ class _Planner:
         now = self._now(current)
         current_start = current["current_phase"]["start_date"]
         phases = [{**_SCHEDULE_DEFAULTS, **phase} for phase in desired.params["phases"]]
+        comparable = _phases_as_returned(desired.params["phases"])
         starts = [desired.params["start_date"], *(phase["end_date"] for phase in phases[:-1])]
         live = [index for index, phase in enumerate(phases) if phase["end_date"] > now]
         if not live:
@@ -512,7 +573,7 @@ class _Planner:
             # How the current phase began (its one-time items, its proration) is history: not compared.
             began = {key: value for key, value in head.items() if key != "proration_behavior"}
             unchanged = not _owned_differs(schedule_level, current, self.normalise) and not _owned_differs(
-                [began, *later], actual_live, self.normalise
+                [began, *(comparable[index] for index in live[1:])], actual_live, self.normalise
             )
             if unchanged and not self._cleared_stale(desired, current):
                 return None
@@ -532,15 +593,60 @@ class _Planner:
         return any(self.normalise(_value_at(current, path)) is not None for path in desired.cleared_paths)
 
 
+def _names_a_schedules_subscription(desired: DesiredObject) -> bool:
+    subscription = desired.params.get("subscription")
+    return isinstance(subscription, Mapping) and SUBSCRIPTION_OF in subscription
+
+
+def _same_tier_needs(desired: DesiredObject) -> int:
+    """How many objects of its own tier `desired` names (a schedule made from a subscription, F33): it comes after."""
+    tier = STRIPE_OBJECT_TIER[desired.stripe_object]
+    return sum(1 for address in desired.depends_on if STRIPE_OBJECT_TIER[address.split(":", 1)[0]] == tier)
+
+
+def _tiers_as_returned(tiers: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """F19 tiers as Stripe returns them: `up_to` null for the unbounded tier, both amounts present (null if unset)."""
+    return [
+        {
+            "up_to": None if tier["up_to"] == "inf" else tier["up_to"],
+            "unit_amount_decimal": tier.get("unit_amount_decimal"),
+            "flat_amount_decimal": tier.get("flat_amount_decimal"),
+        }
+        for tier in tiers
+    ]
+
+
 def _is_auto_archived(desired: DesiredObject) -> bool:
     return (desired.params.get("metadata") or {}).get(AUTO_ARCHIVE_KEY) == "true"
+
+
+def _phases_as_returned(phases: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Phases as Stripe returns them: with Stripe's default proration_behavior, and an inline one-time price
+    (`price_data`, an F36 credit) standing as the price Stripe made of it, which a read cannot compare: the credit's
+    other fields (quantity, period, metadata naming its line) are compared."""
+    return [
+        {
+            **_SCHEDULE_DEFAULTS,
+            **phase,
+            **(
+                {"add_invoice_items": [_without_price_data(item) for item in phase["add_invoice_items"]]}
+                if "add_invoice_items" in phase
+                else {}
+            ),
+        }
+        for phase in phases
+    ]
+
+
+def _without_price_data(item: Mapping[str, Any]) -> dict:
+    return {key: value for key, value in item.items() if key != "price_data"}
 
 
 def _schedule_as_returned(params: Mapping[str, Any]) -> dict:
     """Schedule create params in the shape Stripe returns them: the start date lives on the first phase, and
     a phase without proration_behavior reads back with Stripe's default."""
-    comparable = {key: value for key, value in params.items() if key != "start_date"}
-    phases = [{**_SCHEDULE_DEFAULTS, **phase} for phase in params.get("phases", [])]
+    comparable = {key: value for key, value in params.items() if key not in ("start_date", FROM_SUBSCRIPTION)}
+    phases = _phases_as_returned(params.get("phases", []))
     if phases and "start_date" in params:
         phases[0]["start_date"] = params["start_date"]
     comparable["phases"] = phases

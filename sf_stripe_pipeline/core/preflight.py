@@ -32,6 +32,10 @@ COUPON_DURATIONS = frozenset({"forever", "once", "repeating"})
 INTERVALS = {"day": 1095, "week": 156, "month": 36, "year": 3}
 """Recurring intervals and their largest count: Stripe allows at most three years between invoices."""
 USAGE_TYPES = frozenset({"licensed", "metered"})
+BILLING_SCHEMES = frozenset({"per_unit", "tiered"})
+TIERS_MODES = frozenset({"graduated", "volume"})
+TIER_AMOUNTS = ("unit_amount_decimal", "flat_amount_decimal")
+PENDING_ITEMS = frozenset({"exclude", "include"})
 PERIOD_START_TYPES = frozenset({"max_item_period_start", "phase_start", "timestamp"})
 PERIOD_END_TYPES = frozenset({"min_item_period_end", "phase_end", "timestamp"})
 NOW = "now"
@@ -160,8 +164,14 @@ def _price_create(params: Mapping[str, Any], now: int | None, current: Mapping[s
     for name in ("unit_amount_decimal", "flat_amount_decimal"):
         if name in params:
             found += _decimal_amount(params[name], name)
-    if params.get("billing_scheme", "per_unit") == "per_unit" and "unit_amount_decimal" not in params:
+    scheme = params.get("billing_scheme", "per_unit")
+    found += _enum(scheme, BILLING_SCHEMES, "billing_scheme", "billing_scheme")
+    if scheme == "per_unit" and "unit_amount_decimal" not in params:
         found.append(Refusal("price_amount", "unit_amount_decimal", "a per-unit price needs an amount"))
+    if scheme == "tiered":
+        found += _tiered(params)
+    elif "tiers" in params or "tiers_mode" in params:
+        found.append(Refusal("price_tiers", "tiers", "`tiers` can only be set when `billing_scheme` is `tiered`"))
     recurring = params.get("recurring")
     if recurring is not None:
         interval, count = recurring.get("interval"), recurring.get("interval_count", 1)
@@ -193,6 +203,42 @@ def _decimal_amount(value: Any, param: str) -> list[Refusal]:
             )
         ]
     return []
+
+
+def _tiered(params: Mapping[str, Any]) -> list[Refusal]:
+    """F19: a tiered price is recurring, has a mode and tiers (no flat unit amount); each tier is priced by a unit
+    and/or a flat amount, and the `up_to` bounds are ascending whole numbers with only the last `inf`."""
+    found: list[Refusal] = []
+    if params.get("recurring") is None:
+        found.append(Refusal("price_tiers", "recurring", "Tiered prices (`billing_scheme=tiered`) must be recurring"))
+    if "unit_amount_decimal" in params:
+        found.append(Refusal("price_tiers", "unit_amount_decimal", "cannot be used with `billing_scheme=tiered`"))
+    if params.get("tiers_mode") not in TIERS_MODES:
+        found.append(Refusal("price_tiers", "tiers_mode", f"Invalid tiers_mode {params.get('tiers_mode')!r}"))
+    tiers = params.get("tiers")
+    if not isinstance(tiers, list) or not tiers:
+        return [*found, Refusal("price_tiers", "tiers", "Missing required param: tiers")]
+    previous = 0
+    for index, tier in enumerate(tiers):
+        param = f"tiers[{index}]"
+        amounts = [name for name in TIER_AMOUNTS if name in tier]
+        if not amounts:
+            found.append(Refusal("price_tiers", param, "each tier needs a unit_amount or a flat_amount"))
+        for name in amounts:
+            found += _decimal_amount(tier[name], f"{param}[{name}]")
+        up_to, last = tier.get("up_to"), index == len(tiers) - 1
+        if up_to == "inf":
+            if not last:
+                found.append(Refusal("price_tiers", f"{param}[up_to]", "Only the last tier can have `up_to=inf`."))
+        elif last:
+            found.append(Refusal("price_tiers", f"{param}[up_to]", "The last tier must have `up_to=inf`."))
+        elif not _is_int(up_to) or up_to <= previous:
+            found.append(
+                Refusal("price_tiers", f"{param}[up_to]", f"{up_to!r}: tiers end at ascending whole numbers")
+            )
+        else:
+            previous = up_to
+    return found
 
 
 def _price_update(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:
@@ -303,6 +349,8 @@ def _phase_end(ends: Any, begins: Any, param: str, *, now: int | None, updating:
 def _invoice_item(item: Mapping[str, Any], param: str) -> Iterator[Refusal]:
     if _price_key(item) is None and "price_data" not in item:
         yield Refusal("item_price", f"{param}[price]", "Missing required param: a price for the invoice item")
+    if "price_data" in item:
+        yield from _credit_price_data(item["price_data"], f"{param}[price_data]")
     yield from _quantity(item, param, minimum=1)
     yield from _discounts(item.get("discounts"), f"{param}[discounts]")
     period = item.get("period")
@@ -315,7 +363,34 @@ def _invoice_item(item: Mapping[str, Any], param: str) -> Iterator[Refusal]:
                 yield Refusal("invoice_item_period", f"{param}[period][{side}][timestamp]", "Missing timestamp")
 
 
+def _credit_price_data(price_data: Any, param: str) -> Iterator[Refusal]:
+    """An inline one-time price (F36 credits): currency, product and a decimal amount, which may be negative here,
+    where Stripe takes a credit, and nowhere else."""
+    if not isinstance(price_data, Mapping):
+        yield Refusal("price_data", param, "price_data must be a price's parameters")
+        return
+    for required in ("currency", "product"):
+        if not price_data.get(required):
+            yield Refusal("price_data", f"{param}[{required}]", f"Missing required param: {param}[{required}]")
+    amount = price_data.get("unit_amount_decimal")
+    if not is_decimal_string(amount):
+        yield Refusal("decimal_amount", f"{param}[unit_amount_decimal]", f"Invalid decimal: {amount!r}")
+    elif decimal_places(amount) > UNIT_AMOUNT_PLACES:
+        yield Refusal(
+            "decimal_amount",
+            f"{param}[unit_amount_decimal]",
+            f"{amount} has {decimal_places(amount)} decimal places; Stripe takes at most {UNIT_AMOUNT_PLACES}",
+        )
+    if "recurring" in price_data:
+        yield Refusal("price_data", f"{param}[recurring]", "an invoice item's price is one-time")
+
+
 def _schedule_create(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:
+    if "from_subscription" in params:  # F33: the schedule takes the subscription's phase; nothing else is allowed
+        return [
+            Refusal("from_subscription", name, f"You cannot set `{name}` when `from_subscription` is set.")
+            for name in sorted(set(params) - {"from_subscription"})
+        ]
     found: list[Refusal] = []
     if not params.get("customer"):
         found.append(Refusal("schedule_customer", "customer", "Missing required param: customer"))
@@ -369,7 +444,19 @@ def _subscription_create(params: Mapping[str, Any], now: int | None, current: Ma
         found.append(Refusal("subscription_customer", "customer", "Missing required param: customer"))
     found += _items(params.get("items"), "items")
     found += _subscription_terms(params, now)
+    found += _backdating(params, now)
     return found
+
+
+def _backdating(params: Mapping[str, Any], now: int | None) -> Iterator[Refusal]:
+    """F33: a backdated start is in the past, and a billing cycle anchor in the future, after that start."""
+    backdate, anchor = params.get("backdate_start_date"), params.get("billing_cycle_anchor")
+    if backdate is not None and (not _is_int(backdate) or (now is not None and backdate >= now)):
+        yield Refusal("backdate_start_date", "backdate_start_date", f"{backdate!r} must be a timestamp in the past")
+    if anchor is not None and (not _is_int(anchor) or (now is not None and anchor <= now)):
+        yield Refusal("billing_cycle_anchor", "billing_cycle_anchor", f"{anchor!r} must be a timestamp in the future")
+    if _is_int(backdate) and _is_int(anchor) and anchor <= backdate:
+        yield Refusal("billing_cycle_anchor", "billing_cycle_anchor", "the anchor must come after the backdated start")
 
 
 def _subscription_update(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:
@@ -409,7 +496,14 @@ def _invoice_item_create(params: Mapping[str, Any], now: int | None, current: Ma
 def _invoice_create(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:
     if not params.get("customer"):
         return [Refusal("invoice_customer", "customer", "Missing required param: customer")]
-    return list(_discounts(params.get("discounts"), "discounts"))
+    found = list(_discounts(params.get("discounts"), "discounts"))
+    found += _enum(params.get("pending_invoice_items_behavior"), PENDING_ITEMS, "pending_items", "pending_invoice_items_behavior")
+    subscription = params.get("subscription")
+    if subscription is not None and not isinstance(subscription, str) and not is_ref(subscription):
+        found.append(Refusal("invoice_subscription", "subscription", f"Invalid subscription id {subscription!r}"))
+    if params.get("collection_method") == "send_invoice" and not _is_int(params.get("days_until_due")):
+        found.append(Refusal("days_until_due", "days_until_due", "send_invoice needs a whole number of days_until_due"))
+    return found
 
 
 def _invoice_finalize(params: Mapping[str, Any], now: int | None, current: Mapping[str, Any]) -> list[Refusal]:

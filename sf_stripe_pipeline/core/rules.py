@@ -37,6 +37,8 @@ from sf_stripe_pipeline.core.contracts import Contract, amended_contract_id, is_
 from sf_stripe_pipeline.core.coupons import QUOTE_COUPON, SNAPSHOT, CouponLink
 from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, is_ref
 from sf_stripe_pipeline.core.drafting import METADATA_PREFIX, TranslationContext, draft_contract
+from sf_stripe_pipeline.core.drafting.migration import activated_before_start
+from sf_stripe_pipeline.core.drafting.tiers import LINE_SCHEDULE, PRODUCT_LINK, PRODUCT_SCHEDULE, TIER_AMOUNTS
 from sf_stripe_pipeline.core.mapping import DataMapper
 from sf_stripe_pipeline.core.org import OrgSnapshot, passes_filter
 from sf_stripe_pipeline.core.schemas import CUSTOM_CHECKS, SCHEMAS, records_frame, schema_failures
@@ -152,6 +154,7 @@ def _order_reads(org: OrgSnapshot, order: Mapping[str, Any]) -> Iterator[tuple[s
         for sobject, field_name in (("Product2", "Product2Id"), ("PricebookEntry", "PricebookEntryId")):
             if (record := org.get(sobject, line.get(field_name))) is not None:
                 yield sobject, record
+        yield from _consumption_reads(org, line)
         snapshots += org.children(SNAPSHOT, "Order_Item__c", line["Id"])
         for association in org.children(
             "Quote_Line_Stripe_Coupon_Association__c", "Quote_Line__c", line.get("SBQQ__QuoteLine__c")
@@ -164,6 +167,20 @@ def _order_reads(org: OrgSnapshot, order: Mapping[str, Any]) -> Iterator[tuple[s
             coupons.append(coupon)
     for coupon in coupons:
         yield QUOTE_COUPON, coupon
+
+
+def _consumption_reads(org: OrgSnapshot, line: Mapping[str, Any]) -> Iterator[tuple[str, dict]]:
+    """F19: the consumption schedules and rates that may price a line: its own, and its product's."""
+    for schedule in org.children(LINE_SCHEDULE.schedule, "SBQQ__OrderItem__c", line["Id"]):
+        yield LINE_SCHEDULE.schedule, schedule
+        for rate in org.children(LINE_SCHEDULE.rate, LINE_SCHEDULE.rate_parent, schedule["Id"]):
+            yield LINE_SCHEDULE.rate, rate
+    for link in org.children(PRODUCT_LINK, "ProductId", line.get("Product2Id")):
+        yield PRODUCT_LINK, link
+        if (schedule := org.get(PRODUCT_SCHEDULE.schedule, link.get("ConsumptionScheduleId"))) is not None:
+            yield PRODUCT_SCHEDULE.schedule, schedule
+            for rate in org.children(PRODUCT_SCHEDULE.rate, PRODUCT_SCHEDULE.rate_parent, schedule["Id"]):
+                yield PRODUCT_SCHEDULE.rate, rate
 
 
 def _records_of(org: OrgSnapshot, contract: Contract) -> _ContractRecords:
@@ -390,9 +407,9 @@ class _StructuralRules:
                 )
 
     def pre_integration_order(self) -> Iterator[Violation]:
+        """F2; with old_order_migration (F33) such an order is migrated instead (drafting names the kinds it cannot)."""
         activated = self.initial.get("ActivatedDate")
-        start = datetime.combine(self.config.start_date, datetime.min.time(), tzinfo=UTC)
-        if activated is not None and activated < start:
+        if activated_before_start(self.initial, self.config) and not self.config.old_order_migration:
             yield self._order_violation(
                 "pre_integration_order",
                 self.initial,
@@ -700,15 +717,17 @@ class _StripeParamRules:
         """`amount_within_stripe_limit`: a price, a coupon's amount off, or what one line bills per invoice
         (unit amount x quantity) over Stripe's eight-digit maximum."""
         limit = MAX_AMOUNT_MINOR_UNITS
-        own = _minor_units(desired.params.get("unit_amount_decimal") or desired.params.get("amount_off"))
-        if own is not None and own > limit:
-            yield Violation.on(
-                "amount_within_stripe_limit",
-                desired.sf_object,
-                desired.sf_id,
-                f"the Stripe {desired.stripe_object}'s amount {own.normalize():f} (minor units) is over Stripe's "
-                f"maximum of {limit} (eight digits): check the amount, or split it",
-            )
+        own = [desired.params.get("unit_amount_decimal") or desired.params.get("amount_off")]
+        own += [tier.get(name) for tier in desired.params.get("tiers") or () for name in TIER_AMOUNTS.values()]
+        for amount in filter(None, map(_minor_units, own)):
+            if amount > limit:
+                yield Violation.on(
+                    "amount_within_stripe_limit",
+                    desired.sf_object,
+                    desired.sf_id,
+                    f"the Stripe {desired.stripe_object}'s amount {amount.normalize():f} (minor units) is over "
+                    f"Stripe's maximum of {limit} (eight digits): check the amount, or split it",
+                )
         for node, (sobject, sf_id) in _nodes(desired.params, (desired.sf_object, desired.sf_id)):
             price = node.get("price")
             if not is_ref(price) or node.get("quantity") is None:

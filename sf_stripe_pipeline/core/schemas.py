@@ -161,6 +161,37 @@ class OrderItemSchema(_Record):
     Stripe_ID__c: Text = _optional(str_startswith="price_")
 
 
+# Consumption schedules (F19). Their picklists (Type, RatingMethod, PricingMethod) and bounds are named rules of
+# their own (drafting/tiers.py), so the schemas only check what makes a record readable: its links and numbers.
+
+
+class ConsumptionScheduleSchema(_Record):
+    IsActive: Flag = _optional()
+
+
+class ProductConsumptionScheduleSchema(_Record):
+    ProductId: Text = _required()
+    ConsumptionScheduleId: Text = _required()
+
+
+class ConsumptionRateSchema(_Record):
+    ConsumptionScheduleId: Text = _required()
+    LowerBound: Number = _optional(ge=0)
+    UpperBound: Number = _optional()
+    Price: Number = _optional()
+
+
+class OrderItemConsumptionScheduleSchema(_Record):
+    SBQQ__OrderItem__c: Text = _required()
+
+
+class OrderItemConsumptionRateSchema(_Record):
+    SBQQ__OrderItemConsumptionSchedule__c: Text = _required()
+    SBQQ__LowerBound__c: Number = _optional(ge=0)
+    SBQQ__UpperBound__c: Number = _optional()
+    SBQQ__Price__c: Number = _optional()
+
+
 class QuoteCouponSchema(_Record):
     Name__c: Text = _optional()
 
@@ -179,6 +210,11 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "SBQQ__Quote__c": QuoteSchema,
     "Order": OrderSchema,
     "OrderItem": OrderItemSchema,
+    "ConsumptionSchedule": ConsumptionScheduleSchema,
+    "ProductConsumptionSchedule": ProductConsumptionScheduleSchema,
+    "ConsumptionRate": ConsumptionRateSchema,
+    "SBQQ__OrderItemConsumptionSchedule__c": OrderItemConsumptionScheduleSchema,
+    "SBQQ__OrderItemConsumptionRate__c": OrderItemConsumptionRateSchema,
     "Quote_Stripe_Coupon__c": QuoteCouponSchema,
     "Order_Stripe_Coupon__c": OrderCouponSchema,
 }

@@ -9,6 +9,11 @@
 (c) `unit_amount_decimal` never has more than 12 decimal places.
 (d) Every operation the planner emits passes preflight: on a first sync (creates and cancels), and on a later sync
     that amends, terminates or ends a schedule Stripe has been running since (updates and cancels).
+(e) Any valid consumption schedule (F19) is a tiered price with its tiers sorted, the unbounded one last, each
+    amount exactly the rate's price in minor units, and Stripe accepts it.
+(f) With Month+Day precision (F32), a mid-month amendment's proration is exactly its billing period's price (CPQ's
+    UnitPrice over the months and days to the end) times the months and days to the next billing date over the
+    period, within the 12th place, and Stripe accepts it.
 
 Example counts are kept small (tens per property) so the whole file takes seconds; `derandomize` makes every run
 draw the same examples, so a failure reproduces.
@@ -19,21 +24,37 @@ from __future__ import annotations
 import copy
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from sf_stripe_pipeline.core.amendments import next_billing_date, span_months
 from sf_stripe_pipeline.core.contracts import build_contracts
 from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject
 from sf_stripe_pipeline.core.drafting import ContractDraft, TranslationContext, draft_contract
 from sf_stripe_pipeline.core.mapping import DataMapper
-from sf_stripe_pipeline.core.money import UNIT_AMOUNT_PLACES, add_months, decimal_places, midnight_timestamp
+from sf_stripe_pipeline.core.money import (
+    UNIT_AMOUNT_PLACES,
+    add_months,
+    decimal_places,
+    midnight_timestamp,
+    minor_unit_factor,
+)
 from sf_stripe_pipeline.core.org import OrgSnapshot
 from sf_stripe_pipeline.core.plan import build_plan
 
-from .builders import INSTANCE_URL, config
-from .contracts_strategy import ContractFacts, mdq_contracts, renewable_contracts
+from .builders import INSTANCE_URL, OrgBuilder, config
+from .contracts_strategy import (
+    CURRENCIES,
+    FREQUENCIES,
+    ContractFacts,
+    amounts,
+    in_currency,
+    mdq_contracts,
+    renewable_contracts,
+)
 
 PROPERTIES = settings(
     max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -258,3 +279,127 @@ def test_every_planned_request_passes_preflight_on_the_first_and_a_later_sync(
     actual[customer.address] = {"id": "cus_1", "object": "customer"}
     plan = build_plan(later, actual, now=_noon(second_day))
     assert [note.message for note in plan.notes if "would be refused" in note.message] == []
+
+
+# -- (e) tiered prices (F19) -----------------------------------------------------------------------------------
+
+
+@st.composite
+def consumption_schedules(draw: Any) -> tuple[str, str, list[tuple[int | None, str, Decimal]]]:
+    """A valid consumption schedule in a drawn currency: 1-5 rates with distinct whole bounds and one blank, listed
+    in any order, each PerUnit or FlatFee at the currency's precision (CPQ's)."""
+    currency = draw(st.sampled_from(CURRENCIES))
+    bounds = sorted(draw(st.sets(st.integers(1, 1_000_000), max_size=4)))
+    rates = [
+        (bound, draw(st.sampled_from(("PerUnit", "FlatFee"))), draw(amounts(currency, high=10_000_000)))
+        for bound in [*bounds, None]
+    ]
+    return currency, draw(st.sampled_from(("Range", "Slab"))), draw(st.permutations(rates))
+
+
+@PROPERTIES
+@given(consumption_schedules())
+def test_any_valid_consumption_schedule_is_an_exact_sorted_tiered_price_stripe_accepts(
+    drawn: tuple[str, str, list[tuple[int | None, str, Decimal]]],
+) -> None:
+    currency, schedule_type, rates = drawn
+    builder = OrgBuilder()
+    product = builder.product(SBQQ__BillingType__c="Arrears", CurrencyIsoCode=currency)
+    entry = builder.entry(product, 0, CurrencyIsoCode=currency)
+    order = builder.order(builder.account(), CurrencyIsoCode=currency)
+    builder.line(order, entry, quantity=1, unit_price=0, CurrencyIsoCode=currency, SBQQ__BillingType__c="Arrears")
+    schedule = builder._add("ConsumptionSchedule", "0sc", {"Type": schedule_type, "RatingMethod": "Tier", "IsActive": True})
+    builder._add("ProductConsumptionSchedule", "0sp", {"ProductId": product["Id"], "ConsumptionScheduleId": schedule["Id"]})
+    for bound, method, price in rates:
+        builder._add("ConsumptionRate", "0sr", {"ConsumptionScheduleId": schedule["Id"], "UpperBound": bound,
+                                                "PricingMethod": method, "Price": price})  # fmt: skip
+    draft = _assess(builder.snapshot(), BEFORE_EVERYTHING)
+    assert draft.problems == []
+    (price,) = [o for o in draft.objects if o.stripe_object == "price"]
+    tiers = price.params["tiers"]
+    ordered = sorted(rates, key=_bound_order)
+    assert [tier["up_to"] for tier in tiers] == [bound or "inf" for bound, _, _ in ordered]
+    factor = minor_unit_factor(currency)
+    for tier, (_, method, amount) in zip(tiers, ordered, strict=True):
+        name = "unit_amount_decimal" if method == "PerUnit" else "flat_amount_decimal"
+        assert Decimal(tier[name]) == amount * factor and decimal_places(tier[name]) <= UNIT_AMOUNT_PLACES
+    assert build_plan(draft.objects, {}, now=midnight_timestamp(BEFORE_EVERYTHING)).notes == []
+
+
+def _bound_order(rate: tuple[int | None, str, Decimal]) -> tuple[bool, int]:
+    return (rate[0] is None, rate[0] or 0)
+
+
+# -- (f) Month+Day proration (F32) ------------------------------------------------------------------------------
+
+
+@st.composite
+def mid_month_amendments(draw: Any) -> tuple[ContractFacts, date, Fraction]:
+    """A renewable contract of whole billing periods and one amendment adding a line on another day of the month
+    than the contract's, priced by CPQ's Monthly + Daily precision (for its months and days to the end, rounded to
+    the currency). Returns the facts, the amendment's start and its term in months (days at 12/365)."""
+    currency = draw(st.sampled_from(CURRENCIES))
+    frequency, interval = draw(st.sampled_from(FREQUENCIES))
+    start = date(draw(st.integers(2025, 2026)), draw(st.integers(1, 12)), draw(st.integers(1, 28)))
+    term = draw(st.integers(1, 3)) * interval
+    end = add_months(start, term)
+    builder = OrgBuilder()
+    account = builder.account()
+    facts = ContractFacts(builder, currency, interval, start, end)
+    quote = {"SBQQ__StartDate__c": start.isoformat(), "SBQQ__SubscriptionTerm__c": term, "CurrencyIsoCode": currency}
+    initial = builder.order(account, quote=quote, CurrencyIsoCode=currency)
+    seat = builder.entry(builder.product(SBQQ__BillingFrequency__c=frequency), 10, CurrencyIsoCode=currency)
+    builder.line(initial, seat, quantity=1, unit_price=Decimal(10) * term / interval, SBQQ__SubscriptionTerm__c=term,
+                 SBQQ__BillingFrequency__c=frequency, CurrencyIsoCode=currency)  # fmt: skip
+    last = add_months(end, -1)  # CPQ's amendment term is its whole months: at least one
+    amended_on = start + timedelta(days=draw(st.integers(1, max((last - start).days - 1, 1))))
+    if amended_on.day == start.day:
+        amended_on += timedelta(days=1)
+    assume(amended_on < last)
+    months = span_months(amended_on, end, "month_and_day")
+    per_period = draw(amounts(currency, low=1))
+    unit_price = in_currency(per_period * months.numerator / (interval * months.denominator), currency)
+    quote = {"SBQQ__StartDate__c": amended_on.isoformat(), "SBQQ__SubscriptionTerm__c": int(months),
+             "SBQQ__EndDate__c": (end - timedelta(days=1)).isoformat(), "CurrencyIsoCode": currency}  # fmt: skip
+    amendment = builder.order(account, quote=quote, amends=initial, CurrencyIsoCode=currency)
+    extra = builder.entry(builder.product(Name="Extra", SBQQ__BillingFrequency__c=frequency), per_period,
+                          CurrencyIsoCode=currency)  # fmt: skip
+    builder.line(amendment, extra, quantity=draw(st.integers(1, 20)), unit_price=unit_price,
+                 SBQQ__SubscriptionTerm__c=int(months), SBQQ__BillingFrequency__c=frequency, CurrencyIsoCode=currency,
+                 SBQQ__ProrateMultiplier__c=Decimal(months.numerator) / (interval * months.denominator))  # fmt: skip
+    return facts, amended_on, months
+
+
+@PROPERTIES
+@given(mid_month_amendments())
+def test_month_and_day_prorates_exactly_to_the_next_billing_date_and_stripe_accepts_it(
+    drawn: tuple[ContractFacts, date, Fraction],
+) -> None:
+    facts, amended_on, months = drawn
+    settings = config(prorate_precision="month_and_day", non_anniversary_amendments=True)
+    org = facts.builder.snapshot()
+    (contract,) = build_contracts(org)
+    draft = draft_contract(TranslationContext(org, settings, DataMapper(settings), BEFORE_EVERYTHING, INSTANCE_URL),
+                           contract)  # fmt: skip
+    assert draft.problems == []
+    line = facts.builder.org["OrderItem"][-1]
+    prorations = [o for o in draft.objects if o.key == f"{line['Id']}-proration"]
+    next_billing = next_billing_date(facts.start, facts.interval, amended_on)
+    share = span_months(amended_on, next_billing, "month_and_day")
+    if not prorations:
+        assert share == 0
+        return
+    whole_term = Decimal(str(line["UnitPrice"])) * minor_unit_factor(facts.currency)
+    exact = whole_term * facts.interval * months.denominator / months.numerator  # a billing period, F18
+    exact = exact * share.numerator / (facts.interval * share.denominator)
+    amount = prorations[0].params["unit_amount_decimal"]
+    assert decimal_places(amount) <= UNIT_AMOUNT_PLACES
+    assert abs(Decimal(amount) - exact) <= Decimal("5e-13")
+    assert build_plan(_unique(draft.objects), {}, now=midnight_timestamp(BEFORE_EVERYTHING)).notes == []
+
+
+def _unique(objects: list[DesiredObject]) -> list[DesiredObject]:
+    first_seen: dict[str, DesiredObject] = {}
+    for desired in objects:
+        first_seen.setdefault(desired.address, desired)
+    return list(first_seen.values())

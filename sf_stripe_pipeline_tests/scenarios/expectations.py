@@ -55,6 +55,8 @@ SERVICE_OF_KEY = {
     "schedule": "subscription_schedules",
     "invoice": "invoices",
 }
+EXPAND_ON_RETRIEVE = {"prices": {"expand": ["tiers"]}}
+"""Fields Stripe returns only when expanded, which expected files may check (a tiered price's `tiers`, F19)."""
 SERVICE_OF_PREFIX = (
     ("sub_sched_", "subscription_schedules"),
     ("sub_", "subscriptions"),
@@ -110,8 +112,10 @@ class Checker:
     def stripe_object(self, stripe_id: str, service: str | None = None) -> dict[str, Any]:
         """The object, or {} (with a problem noted) when Stripe does not have it."""
         if stripe_id not in self._cache:
+            service = service or service_for_id(stripe_id)
+            params = EXPAND_ON_RETRIEVE.get(service, {})
             try:
-                found = getattr(self.stripe_client.v1, service or service_for_id(stripe_id)).retrieve(stripe_id)
+                found = getattr(self.stripe_client.v1, service).retrieve(stripe_id, params)
             except stripe.InvalidRequestError as error:
                 self.problems.append(f"stripe {stripe_id}: cannot be retrieved ({error.user_message})")
                 return {}

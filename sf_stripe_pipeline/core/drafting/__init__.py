@@ -33,6 +33,7 @@ from sf_stripe_pipeline.core.drafting.drafter import (
 )
 from sf_stripe_pipeline.core.drafting.evergreen import SUBSCRIPTION_CANCEL, EvergreenDrafter
 from sf_stripe_pipeline.core.drafting.mdq import MdqDrafter, is_mdq_order
+from sf_stripe_pipeline.core.drafting.migration import activated_before_start
 from sf_stripe_pipeline.core.drafting.one_time import OneTimeInvoiceDrafter
 from sf_stripe_pipeline.core.drafting.renewable import MAX_RECURRING_LINES, RenewableDrafter
 from sf_stripe_pipeline.core.drafting.schedule import REFRESHED_SCHEDULE_PATHS, SCHEDULE_CANCEL
@@ -82,7 +83,16 @@ def draft_contract(context: TranslationContext, contract: Contract) -> ContractD
         for order_id in contract.amendment_order_ids
         if (found := org.get("Order", order_id)) and found.get("Status") == "Activated"
     ]
-    drafter = drafter_for(billable_lines(org, order))(context, contract)
+    kind = drafter_for(billable_lines(org, order))
+    drafter = kind(context, contract)
+    if context.config.old_order_migration and kind is not RenewableDrafter and activated_before_start(order, context.config):
+        drafter.problem(
+            "pre_integration_order",
+            "Order",
+            order["Id"],
+            f"activated {order['ActivatedDate'].isoformat()}, before the sync start date {context.config.start_date}: "
+            "old_order_migration migrates renewable orders only (F33), so this pre-integration order is not synced",
+        )
     drafter.customer(account)
     drafter.draft_orders(order, amendments)
     return drafter.draft

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from fractions import Fraction
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sf_stripe_pipeline.core.amendments import Aggregate
+from sf_stripe_pipeline.core.amendments import Aggregate, Netting
 from sf_stripe_pipeline.core.config import SyncConfig
 from sf_stripe_pipeline.core.contracts import Contract, quote_of
 from sf_stripe_pipeline.core.coupons import (
@@ -33,6 +34,14 @@ from sf_stripe_pipeline.core.coupons import (
     version_key,
 )
 from sf_stripe_pipeline.core.desired import DesiredObject, ref, refs_in
+from sf_stripe_pipeline.core.drafting.tiers import (
+    LINE_SCHEDULE,
+    PRODUCT_SCHEDULE,
+    Tiers,
+    line_schedules,
+    product_schedules,
+    tiers_for,
+)
 from sf_stripe_pipeline.core.mapping import (
     BILLING_FREQUENCY_MONTHS,
     DataMapper,
@@ -128,6 +137,11 @@ class PriceCandidate:
             self.params.get("unit_amount_decimal"),
             self.params.get("tax_behavior"),
             self.params.get("billing_scheme", "per_unit"),
+            self.params.get("tiers_mode"),
+            tuple(
+                (tier["up_to"], tier.get("unit_amount_decimal"), tier.get("flat_amount_decimal"))
+                for tier in self.params.get("tiers", ())
+            ),
             tuple(recurring.get(key) for key in ("interval", "interval_count", "usage_type")),
         )
 
@@ -139,6 +153,11 @@ class PriceCandidate:
     @property
     def metered(self) -> bool:
         return (self.params.get("recurring") or {}).get("usage_type") == "metered"
+
+    @property
+    def tiered(self) -> bool:
+        """A consumption schedule's price (F19): billed by tier, never prorated (F32) nor credited (F36)."""
+        return self.params.get("billing_scheme") == "tiered"
 
 
 def _currency(*records: Mapping[str, Any] | None, default: str) -> str:
@@ -373,11 +392,13 @@ class ContractDrafter:
         product_id: str,
         recurring: bool,
         currency: str,
-        term_months: int | None = None,
+        term_months: int | Fraction | None = None,
+        tiers: Tiers | None = None,
     ) -> PriceCandidate:
         """F16-F18: the price this record describes. Order lines carry the whole-term unit price, so licensed
         recurring lines are divided by the number of billing periods in the term, unless a custom price field is
-        mapped (then it is taken as the per-period amount)."""
+        mapped (then it is taken as the per-period amount). With `tiers` (a consumption schedule, F19) the price is
+        tiered and its unit price is not used."""
         with self._collecting() as problems:
             mapped = self._map(target, sobject, record)
             values = dict(mapped.values)
@@ -403,7 +424,18 @@ class ContractDrafter:
                 )
             params.update(product=ref("product", product_id), currency=currency)
             unit_amount = None
-            if amount is not None:
+            if tiers is not None:
+                self.draft.problems.extend(tiers.problems)
+                params.update(tiers.params)
+                if not recurring:
+                    self.problem(
+                        "tiered_price_recurring",
+                        sobject,
+                        record["Id"],
+                        "a consumption schedule prices recurring usage: Stripe tiered prices must be recurring "
+                        "(set SBQQ__SubscriptionPricing__c), or remove the schedule",
+                    )
+            elif amount is not None:
                 whole_term = (  # F18: licensed recurring lines priced for the whole term, no custom price field
                     recurring
                     and term_months
@@ -422,7 +454,7 @@ class ContractDrafter:
         sobject: str,
         amount: Any,
         currency: str,
-        term_months: int | None,
+        term_months: int | Fraction | None,
         interval_months: int | None,
     ) -> Decimal | None:
         """The exact per-period amount in minor units. With `interval_months`, `amount` is CPQ's whole-term price:
@@ -433,8 +465,10 @@ class ContractDrafter:
             return None
         unit_amount = minor_units(value, currency)
         if term_months and interval_months:
-            unit_amount = fraction_of(unit_amount, interval_months, term_months)
-            self._check_prorate_multiplier(record, fraction_of(Decimal(1), term_months, interval_months))
+            term = Fraction(term_months)  # whole months, or months and days (Month+Day precision, F32)
+            unit_amount = fraction_of(unit_amount, interval_months * term.denominator, term.numerator)
+            multiplier = fraction_of(Decimal(1), term.numerator, interval_months * term.denominator)
+            self._check_prorate_multiplier(record, multiplier)
         if unit_amount < 0:
             self.problem(
                 "negative_amount",
@@ -515,13 +549,16 @@ class ContractDrafter:
         self,
         order: Mapping[str, Any],
         line: Mapping[str, Any],
-        term: int | None,
+        term: int | Fraction | None,
         used_prices: set[str],
         *,
         zero_allowed: bool = False,
+        frontend_term: int | None = None,
     ) -> tuple[dict, PriceCandidate] | None:
         """The line's price (the price book's, or its own, F17) and its phase or invoice entry. `zero_allowed`: a
-        quantity of 0 is meaningful (an MDQ segment that pauses); in a new order it is otherwise a problem."""
+        quantity of 0 is meaningful (an MDQ segment that pauses); in a new order it is otherwise a problem.
+        `frontend_term`: an initial order's term, when frontend proration is on (F28): a licensed line billed less
+        often than that gets a price for the term's share of its period."""
         product = self.org.get("Product2", line.get("Product2Id"))
         entry = self.org.get("PricebookEntry", line.get("PricebookEntryId"))
         if product is None or entry is None:
@@ -534,14 +571,17 @@ class ContractDrafter:
             )
             return None
         self.product(product)
+        line_currency = _currency(line, order, default=self.context.config.default_currency)
+        entry_currency = _currency(entry, default=self.context.config.default_currency)
         line_candidate = self.price_candidate(
             "price_order_item",
             "OrderItem",
             line,
             product_id=line["Product2Id"],
             recurring=line.get("SBQQ__SubscriptionPricing__c") is not None,
-            currency=_currency(line, order, default=self.context.config.default_currency),
+            currency=line_currency,
             term_months=term,
+            tiers=self.line_tiers(line, product, line_currency),
         )
         entry_candidate = self.price_candidate(
             "price",
@@ -549,8 +589,11 @@ class ContractDrafter:
             entry,
             product_id=entry["Product2Id"],
             recurring=product.get("SBQQ__SubscriptionPricing__c") is not None,
-            currency=_currency(entry, default=self.context.config.default_currency),
+            currency=entry_currency,
+            tiers=self.product_tiers(product, entry_currency),
         )
+        if frontend_term is not None and (frontend := self.frontend_prorated(line_candidate, frontend_term)):
+            line_candidate = frontend
         reuse_entry = not entry_candidate.problems and entry_candidate.billing_terms == line_candidate.billing_terms
         # Only phase items need distinct prices; one-time invoice items may share one.
         if reuse_entry and (entry["Id"] not in used_prices or entry_candidate.interval is None):
@@ -575,17 +618,49 @@ class ContractDrafter:
             used_prices.add(price_key)
         return self.phase_entry(line, price_key, candidate, zero_allowed=zero_allowed), candidate
 
+    @staticmethod
+    def frontend_prorated(candidate: PriceCandidate, term: int) -> PriceCandidate | None:
+        """F28 frontend proration: a licensed, per-unit line whose billing period is longer than the initial term
+        is billed the term's share of a period once (`unit x term / frequency`), by a price of its own marked
+        `salesforce_frontend_proration`; None when the line needs none."""
+        recurring = candidate.params.get("recurring")
+        if (
+            recurring is None
+            or candidate.metered
+            or candidate.tiered
+            or candidate.unit_amount is None
+            or term >= recurring["interval_count"]
+        ):
+            return None
+        unit = fraction_of(candidate.unit_amount, term, recurring["interval_count"])
+        metadata = {**candidate.params["metadata"], "salesforce_frontend_proration": "true"}
+        params = {**candidate.params, "unit_amount_decimal": format_decimal(unit), "metadata": metadata}
+        return replace(candidate, params=params, unit_amount=unit)
+
+    def line_tiers(self, line: Mapping[str, Any], product: Mapping[str, Any], currency: str) -> Tiers | None:
+        """F19: the line's own consumption schedule, else its product's (None: not a tiered line)."""
+        own = line_schedules(self.org, line)
+        if own:
+            return tiers_for(self.org, ("OrderItem", line["Id"]), own, LINE_SCHEDULE, currency)
+        return self.product_tiers(product, currency)
+
+    def product_tiers(self, product: Mapping[str, Any], currency: str) -> Tiers | None:
+        """F19: the tiers of the product's active consumption schedule, which its price book price carries."""
+        schedules = product_schedules(self.org, product)
+        return tiers_for(self.org, ("Product2", product["Id"]), schedules, PRODUCT_SCHEDULE, currency)
+
     def discounted_line(
         self,
         order: Mapping[str, Any],
         line: Mapping[str, Any],
-        term: int | None,
+        term: int | Fraction | None,
         used_prices: set[str],
         *,
         zero_allowed: bool = False,
+        frontend_term: int | None = None,
     ) -> tuple[dict, PriceCandidate] | None:
         """What `line` returns, with the line's own coupons (F44) on the entry."""
-        drafted = self.line(order, line, term, used_prices, zero_allowed=zero_allowed)
+        drafted = self.line(order, line, term, used_prices, zero_allowed=zero_allowed, frontend_term=frontend_term)
         if drafted is None:
             return None
         entry, candidate = drafted
@@ -640,15 +715,18 @@ class ContractDrafter:
         line: Mapping[str, Any],
         candidate: PriceCandidate,
         entry: Mapping[str, Any],
-        months: int,
+        months: int | Fraction,
         *,
         key: str,
         period: dict,
     ) -> dict:
-        """An `add_invoice_items` entry billing `months` of a recurring line once: a one-time copy of its price
-        worth `unit x months / frequency` (F28, F32), from the exact per-period amount."""
+        """An `add_invoice_items` entry billing `months` (whole, or months and days) of a recurring line once: a
+        one-time copy of its price worth `unit x months / frequency` (F28, F32), from the exact per-period amount."""
         recurring = candidate.params["recurring"]
-        unit = fraction_of(candidate.unit_amount or Decimal(0), months, recurring["interval_count"])
+        share = Fraction(months)
+        unit = fraction_of(
+            candidate.unit_amount or Decimal(0), share.numerator, recurring["interval_count"] * share.denominator
+        )
         marks = {"salesforce_proration": "true"}
         params = {
             name: value for name, value in candidate.params.items() if name not in ("recurring", "unit_amount_decimal")
@@ -670,8 +748,8 @@ class ContractDrafter:
     def billable_lines(self, order: Mapping[str, Any]) -> list[dict]:
         return billable_lines(self.org, order)
 
-    def net_line(self, line: Mapping[str, Any], quantity: int, aggregate: Aggregate) -> None:
-        """F30: a negative amendment line reduces the chain of the line it revises."""
+    def net_line(self, line: Mapping[str, Any], quantity: int, aggregate: Aggregate) -> Netting:
+        """F30: a negative amendment line reduces the chain of the line it revises; what it took from which slots."""
         origin = line.get("SBQQ__RevisedOrderProduct__c")
         if origin is None:
             self.problem(
@@ -680,10 +758,11 @@ class ContractDrafter:
                 line["Id"],
                 f"a negative quantity ({quantity}) needs SBQQ__RevisedOrderProduct__c naming the line it reduces",
             )
-            return
-        error = aggregate.net(origin, -quantity)
-        if error:
-            self.problem("amendment_netting", "OrderItem", line["Id"], error)
+            return Netting(error="no revised line")
+        netting = aggregate.net(origin, -quantity)
+        if netting.error:
+            self.problem("amendment_netting", "OrderItem", line["Id"], netting.error)
+        return netting
 
     def term_and_start(self, order: Mapping[str, Any]) -> tuple[MappedFields, date | None, int | None]:
         """The order's mapped schedule fields, its start date and its term in whole months (None when unknown)."""

@@ -2,7 +2,9 @@
 
 It has no term and is invoiced (collection_method send_invoice with a days_until_due; no payment method is
 collected). An order starting in the future is a schedule released into the subscription the day it starts;
-a backdated one is refused. Amendments may add Evergreen lines the day they sync, or net lines away (F30); an
+a backdated one is refused. Once it has started, the contract is that subscription: an order still naming the
+schedule is drafted as the subscription, linked to the schedule's id; the Stripe read follows the released
+schedule to its subscription and the write-back swaps the id (F40). Amending it before it starts is refused. Amendments may add Evergreen lines the day they sync, or net lines away (F30); an
 amendment that leaves nothing is a cancellation (F40): on its date in the future (`cancel_at`), or at once with
 no credit, refund or final invoice when its date has come.
 """
@@ -22,6 +24,9 @@ from sf_stripe_pipeline.core.money import midnight_timestamp, whole_number
 
 SUBSCRIPTION_CANCEL = SCHEDULE_CANCEL
 """F40: an evergreen cancellation effective today: no credit, no refund, no final invoice."""
+SCHEDULE_PREFIX, SUBSCRIPTION_PREFIX = "sub_sched_", "sub_"
+"""How an evergreen order's Stripe_ID__c names what bills it: the schedule of a future start, or the subscription
+(a schedule id also starts with "sub_", so the schedule prefix is checked first)."""
 
 
 class EvergreenDrafter(ContractDrafter):
@@ -48,7 +53,17 @@ class EvergreenDrafter(ContractDrafter):
             self.evergreen_item(initial, line, aggregate, used_prices)
         cancellation: tuple[date, list[dict]] | None = None
         cancelled_by: str | None = None
+        scheduled = linked.startswith(SCHEDULE_PREFIX)
+        not_started = isinstance(start, date) and start > self.context.today
         for amendment in amendments:
+            if scheduled and not_started:
+                self.problem(
+                    "evergreen_started",
+                    "Order",
+                    amendment["Id"],
+                    f"Amending a Salesforce evergreen order that has not started is not yet supported: its "
+                    f"subscription starts {start}; sync the amendment from then on.",
+                )
             if cancelled_by is not None:  # F35/F40: a cancellation must be the last amendment
                 self.problem(
                     "termination_is_last",
@@ -57,7 +72,7 @@ class EvergreenDrafter(ContractDrafter):
                     f"A termination order is processing, but more amendments are queued: {cancelled_by} cancels the "
                     "evergreen subscription before this amendment. Deactivate or delete the later amendments.",
                 )
-            found = self.evergreen_amendment(amendment, aggregate, used_prices, linked)
+            found = self.evergreen_amendment(amendment, aggregate, used_prices)
             if found is not None and cancelled_by is None:
                 cancellation, cancelled_by = found, amendment["Id"]
         if not isinstance(start, date) or settings is None:
@@ -65,10 +80,12 @@ class EvergreenDrafter(ContractDrafter):
         metadata = self._build({}, "Order", initial)["metadata"]
         # A cancellation keeps the items billing until it takes effect.
         cancel_on, items = cancellation if cancellation else (None, aggregate.items())
-        if start > self.context.today and not linked.startswith("sub_"):
+        if not_started and (scheduled or not linked.startswith(SUBSCRIPTION_PREFIX)):
             schedule = self.evergreen_schedule(initial, start, items, settings)
             self.add("subscription_schedule", "Order", initial, schedule)
             return
+        # From its start on, the contract is its subscription; an order still naming the schedule it began as
+        # names that schedule's released subscription (F40), which the Stripe read follows and the write-back swaps.
         params = {
             "customer": ref("customer", self.contract.account_id or ""),
             "items": items,
@@ -116,19 +133,11 @@ class EvergreenDrafter(ContractDrafter):
         aggregate.open(slot)
 
     def evergreen_amendment(
-        self, amendment: Mapping[str, Any], aggregate: Aggregate, used_prices: set[str], linked: str
+        self, amendment: Mapping[str, Any], aggregate: Aggregate, used_prices: set[str]
     ) -> tuple[date, list[dict]] | None:
         """Apply one amendment; if it zeroes every item (F40), the date it cancels on and the items until then."""
         _, start, _ = self.term_and_start(amendment)
         before = aggregate.items()
-        if linked.startswith("sub_sched_"):
-            self.problem(
-                "evergreen_started",
-                "Order",
-                amendment["Id"],
-                "Amending a Salesforce evergreen order that has not started is not yet supported: sync the "
-                "amendment once the evergreen subscription has begun.",
-            )
         for line in self.billable_lines(amendment):
             raw_quantity = self.line_quantity(line)
             if self.removes_or_keeps(raw_quantity):

@@ -20,6 +20,7 @@ from sf_stripe_pipeline.core.amendments import PhaseDraft, amendment_date_proble
 from sf_stripe_pipeline.core.contracts import quote_of
 from sf_stripe_pipeline.core.desired import ref
 from sf_stripe_pipeline.core.drafting.drafter import ContractDrafter
+from sf_stripe_pipeline.core.drafting.migration import MIGRATION_KEY_SUFFIX, migrated
 from sf_stripe_pipeline.core.mapping import MappedFields
 from sf_stripe_pipeline.core.money import midnight_timestamp
 
@@ -173,9 +174,12 @@ class ScheduleDrafter(ContractDrafter):
         amendments: list[Mapping[str, Any]],
         start: date,
         layout: Layout,
+        *,
+        migrate_every: int | None = None,
     ) -> None:
         """The schedule of `order` (the initial order, mapped as `mapped`), with the laid out phases. A terminated
-        contract's schedule ends with `end_behavior=cancel` whatever is mapped (a release would keep billing)."""
+        contract's schedule ends with `end_behavior=cancel` whatever is mapped (a release would keep billing).
+        `migrate_every`: the billing months of a pre-integration contract to migrate (F33, see migration.py)."""
         values = {path: value for path, value in mapped.values.items() if path != "start_date"}
         for amendment in amendments:  # F38: only these follow the latest amendment (its mapping problems are
             # reported where the amendment's dates are read)
@@ -200,6 +204,22 @@ class ScheduleDrafter(ContractDrafter):
             start_date=midnight_timestamp(start),
             phases=layout.phases,
         )
+        if migrate_every is not None:
+            found = None if layout.ended else migrated(
+                params, order_start=start, today=self.context.today, interval_months=migrate_every
+            )
+            if found is None:
+                self.problem(
+                    "pre_integration_ended",
+                    "Order",
+                    order["Id"],
+                    "a pre-integration order whose term is over (or terminated) by today: there is nothing left to "
+                    "bill, so nothing is migrated (F33)",
+                )
+                return
+            params, subscription = found
+            key = self.add("subscription", "Order", order, subscription, key=order["Id"] + MIGRATION_KEY_SUFFIX)
+            params["from_subscription"] = ref("subscription", key)
         self.add(
             "subscription_schedule",
             "Order",

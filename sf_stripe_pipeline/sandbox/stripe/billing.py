@@ -465,20 +465,38 @@ class SubscriptionSchedules(Resource):
         current = next(
             (index for index, phase in enumerate(phases) if phase["start_date"] <= ctx.now < phase["end_date"]), None
         )
+        invoiced = list(obj.get("_invoiced_phase_starts") or [])
         if ctx.now < phases[0]["start_date"]:
             obj.update(status="not_started", current_phase=None)
         elif current is None:  # past the last phase
             self._mirror(ctx, obj, len(phases) - 1)
+            self._add_started_phases_invoice_items(ctx, obj)
             self._finish(ctx, obj)
         else:
             self._mirror(ctx, obj, current)
+            self._add_started_phases_invoice_items(ctx, obj)
             phase = phases[current]
             obj.update(
                 status="active", current_phase={"start_date": phase["start_date"], "end_date": phase["end_date"]}
             )
-        if (obj["status"], obj["current_phase"], obj.get("_mirrored_phase")) != before:
+        state = (obj["status"], obj["current_phase"], obj.get("_mirrored_phase"), obj.get("_invoiced_phase_starts"))
+        if state != (*before, invoiced or None):
             ctx.replace(obj)
         return obj
+
+    @staticmethod
+    def _add_started_phases_invoice_items(ctx: Context, schedule: StripeObject) -> None:
+        """When a later phase starts, its `add_invoice_items` become pending invoice items of the subscription, which
+        its next invoice sweeps in (Stripe; the first phase's go on the subscription's first invoice, which the
+        sandbox does not generate). Each phase start is billed once, whatever updates rewrite the phase list."""
+        invoiced = list(schedule.get("_invoiced_phase_starts") or [])
+        for phase in schedule["phases"][1:]:
+            if phase["start_date"] > ctx.now or phase["start_date"] in invoiced:
+                continue
+            invoiced.append(phase["start_date"])
+            for line in phase["add_invoice_items"]:
+                INVOICE_ITEMS.insert_from_phase(ctx, schedule["customer"], schedule["subscription"], phase, line)
+        schedule["_invoiced_phase_starts"] = invoiced or None
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -808,6 +826,48 @@ class InvoiceItems(Resource):
         fields["amount"] = fields["net_amount"] = _line_amount(fields)
         return self.new_object(ctx, fields, params)
 
+    def insert_from_phase(
+        self, ctx: Context, customer: str, subscription: str | None, phase: StripeObject, line: StripeObject
+    ) -> StripeObject:
+        """A schedule phase's `add_invoice_items` entry as the pending invoice item Stripe adds when the phase starts:
+        the phase's price (archived since or inline, as a credit may be), quantity, metadata and period."""
+        price = PRICES.load(ctx, line["price"])
+        period = line.get("period") or {}
+        start, end = period.get("start") or {}, period.get("end") or {}
+        fields = {
+            "customer_account": None,
+            "date": ctx.now,
+            "description": None,
+            "discountable": line.get("discountable", True),
+            "discounts": [],
+            "invoice": None,
+            "parent": {
+                "type": "subscription_details",
+                "subscription_details": {"subscription": subscription, "subscription_item": None},
+            },
+            "period": {
+                "start": start["timestamp"] if start.get("type") == "timestamp" else phase["start_date"],
+                "end": end["timestamp"] if end.get("type") == "timestamp" else phase["end_date"],
+            },
+            "proration": False,
+            "quantity": line.get("quantity", 1),
+            "tax_rates": [],
+            "test_clock": None,
+            "customer": customer,
+            "currency": price["currency"],
+            "pricing": {
+                "price_details": {"price": price["id"], "product": price["product"]},
+                "type": "price_details",
+                "unit_amount_decimal": price["unit_amount_decimal"],
+            },
+            "_unit_amount_decimal": price["unit_amount_decimal"],
+            "_subscription": subscription,
+        }
+        fields["amount"] = fields["net_amount"] = _line_amount(fields)
+        item = self.new_object(ctx, fields, {"metadata": line.get("metadata") or {}})
+        ctx.insert(item)
+        return item
+
     def apply_update(self, ctx: Context, obj: StripeObject, params: dict[str, Any]) -> None:
         self._require_editable(ctx, obj)
         super().apply_update(ctx, obj, params)
@@ -966,6 +1026,8 @@ class Invoices(Resource):
         # The pinned API version leaves pending invoice items alone unless asked to `include` them.
         if params.get("pending_invoice_items_behavior") == "include":
             pending = [Condition("customer", "=", customer["id"]), Condition("invoice", "is null")]
+            if subscription:  # only that subscription's pending items (Stripe's `subscription` parameter)
+                pending.append(Condition("_subscription", "=", subscription))
             for item in INVOICE_ITEMS.oldest_first(ctx, pending):
                 item["invoice"] = invoice["id"]
                 ctx.replace(item)
@@ -1056,7 +1118,11 @@ class Invoices(Resource):
             "metadata": item["metadata"],
             "parent": {
                 "type": "invoice_item_details",
-                "invoice_item_details": {"invoice_item": item["id"], "proration": False, "subscription": None},
+                "invoice_item_details": {
+                    "invoice_item": item["id"],
+                    "proration": False,
+                    "subscription": item.get("_subscription"),
+                },
                 "subscription_item_details": None,
             },
             "period": item["period"],

@@ -32,6 +32,8 @@ Record = dict[str, Any]
 Org = dict[str, list[Record]]
 
 LICENSED, METERED, EVERGREEN, ONE_TIME = "licensed", "metered", "evergreen", "one_time"
+Rate = tuple[Any, str, Any]
+"""A consumption rate: (upper bound or None for the last tier, pricing method PerUnit/FlatFee, price)."""
 FIRST_STEP = "org"
 CANCEL_ACTION = {"SBQQ__ContractAction__c": "Cancel"}
 
@@ -77,6 +79,10 @@ class Line:
     fields: Mapping[str, Any] = field(default_factory=dict)
     """Extra or overriding OrderItem fields (Skip_Line_Item__c, terms, MDQ segment fields...)."""
     quote_line_fields: Mapping[str, Any] = field(default_factory=dict)
+    consumption: tuple[str, Sequence[Rate]] | None = None
+    """A consumption schedule negotiated on this line (Type, rates) instead of CPQ's copy of the product's."""
+    copy_consumption: bool = True
+    """Whether CPQ copied the product's consumption schedule onto the order line (it does, at quoting)."""
 
 
 @dataclass
@@ -104,6 +110,8 @@ class CpqOrg:
         self._closed_steps: dict[str, Org] = {}
         """Records of finished steps as they were when the step ended (later steps change the live records)."""
         self._pricebook: Record | None = None
+        self._product_schedules: dict[str, tuple[str, Sequence[Rate]]] = {}
+        """Product2 Id -> its consumption schedule (Type, rates), which CPQ copies onto its order lines."""
 
     # -- records and steps -------------------------------------------------------------------------------------
 
@@ -203,6 +211,67 @@ class CpqOrg:
             for currency, amount in prices.items()
         }
         return Product(record, entries, kind, frequency if recurring else None)
+
+    def consumption_schedule(
+        self, product: Product, schedule_type: str, rates: Sequence[Rate], **fields: Any
+    ) -> Record:
+        """A product's consumption schedule (F19): ConsumptionSchedule, its ProductConsumptionSchedule link and its
+        ConsumptionRates, numbered in the order given (ProcessingOrder, which the sync ignores)."""
+        schedule = self.add(
+            "ConsumptionSchedule",
+            Name=f"{product.record['Name']} tiers",
+            Type=schedule_type,
+            RatingMethod="Tier",
+            IsActive=True,
+            BillingTerm=1,
+            BillingTermUnit="Month",
+            **fields,
+        )
+        self.add("ProductConsumptionSchedule", ProductId=product.record["Id"], ConsumptionScheduleId=schedule["Id"])
+        lower = 0
+        for number, (bound, method, price) in enumerate(rates, start=1):
+            self.add(
+                "ConsumptionRate",
+                ConsumptionScheduleId=schedule["Id"],
+                ProcessingOrder=number,
+                LowerBound=lower,
+                UpperBound=bound,
+                PricingMethod=method,
+                Price=price,
+            )
+            lower = bound if bound is not None else lower
+        if schedule["IsActive"]:
+            self._product_schedules.setdefault(product.record["Id"], (schedule_type, rates))
+        return schedule
+
+    def line_consumption_schedule(
+        self, item: Record, schedule_type: str, rates: Sequence[Rate], **fields: Any
+    ) -> Record:
+        """An order line's own consumption schedule (CPQ's SBQQ__OrderItemConsumptionSchedule__c) and its rates."""
+        schedule = self.add(
+            "SBQQ__OrderItemConsumptionSchedule__c",
+            SBQQ__OrderItem__c=item["Id"],
+            SBQQ__Type__c=schedule_type,
+            SBQQ__RatingMethod__c="Tier",
+            SBQQ__BillingTerm__c=1.0,
+            SBQQ__BillingTermUnit__c="Month",
+            CurrencyIsoCode=item.get("CurrencyIsoCode"),
+            **fields,
+        )
+        lower = 0.0
+        for number, (bound, method, price) in enumerate(rates, start=1):
+            self.add(
+                "SBQQ__OrderItemConsumptionRate__c",
+                SBQQ__OrderItemConsumptionSchedule__c=schedule["Id"],
+                SBQQ__ProcessingOrder__c=float(number),
+                SBQQ__LowerBound__c=lower,
+                SBQQ__UpperBound__c=None if bound is None else float(bound),
+                SBQQ__PricingMethod__c=method,
+                SBQQ__Price__c=price,
+                CurrencyIsoCode=item.get("CurrencyIsoCode"),
+            )
+            lower = float(bound) if bound is not None else lower
+        return schedule
 
     # -- the CPQ chain -----------------------------------------------------------------------------------------
 
@@ -400,7 +469,13 @@ class CpqOrg:
             "SBQQ__ContractAction__c": "New" if line.revises is None else "Quantity Change",
             "CurrencyIsoCode": currency,
         }
-        placed.items.append(self.add("OrderItem", **(base | item_fields)))
+        item = self.add("OrderItem", **(base | item_fields))
+        placed.items.append(item)
+        schedule = line.consumption or (
+            self._product_schedules.get(product.record["Id"]) if line.copy_consumption else None
+        )
+        if schedule is not None:
+            self.line_consumption_schedule(item, *schedule)
 
     @staticmethod
     def _cpq_fields(product: Product, order_term: int) -> Record:

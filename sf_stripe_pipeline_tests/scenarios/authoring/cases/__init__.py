@@ -18,7 +18,7 @@ TODAY = "2025-03-10"
 ACTIVATED_TODAY = "2025-03-10T09:00:00Z"
 TOPICS = (
     "initial_orders", "amendments", "evergreen", "coupons", "accounts", "errors", "mdq", "money", "terminations",
-    "isolation", "scope",
+    "isolation", "scope", "features",
 )
 
 
