@@ -22,8 +22,8 @@ import duckdb
 from sf_stripe_pipeline import home
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.resources import SALESFORCE_ENV, STRIPE_ENV
-from sf_stripe_pipeline.defs.sync.assets import SYNC_PARTITIONS, VALIDATED_CONTRACTS
-from sf_stripe_pipeline import clock
+from sf_stripe_pipeline.defs.jobs import QUIET_CONSOLE, scope_run_config
+from sf_stripe_pipeline.defs.sync.scope import today_key
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
 from sf_stripe_pipeline.sandbox.stripe import StripeSandbox
 from sf_stripe_pipeline.warehouse import audit, plan, validation
@@ -72,6 +72,23 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
+def sync_request(
+    *, order_ids: Sequence[str] = (), from_date: date | None = None, dry_run: bool = False
+) -> tuple[str, dict, str]:
+    """(job name, run config, scope label) of a CLI sync. The terminal gets warnings; the event log keeps all."""
+    if order_ids and not dry_run:  # the job's config mapping takes only `order_ids` and sets the loggers itself
+        return "manual_sync_job", {"order_ids": list(order_ids)}, f"orders {', '.join(order_ids)}"
+    job_name = "plan_job" if dry_run else "sync_job"
+    if order_ids:
+        return job_name, {**scope_run_config(order_ids=list(order_ids)), "loggers": QUIET_CONSOLE}, (
+            f"orders {', '.join(order_ids)}"
+        )
+    first = max(from_date or sync_config().start_date, sync_config().start_date).isoformat()
+    last = today_key()
+    run_config = {**scope_run_config(from_date=first, to_date=last), "loggers": QUIET_CONSOLE}
+    return job_name, run_config, f"{first}...{last}"
+
+
 def run_sync(
     *,
     order_ids: Sequence[str] = (),
@@ -81,18 +98,8 @@ def run_sync(
     from sf_stripe_pipeline.definitions import defs
 
     definitions = defs()
-    today_key = SYNC_PARTITIONS.get_partition_key_for_timestamp(clock.now().timestamp())
-    if order_ids:
-        job_name = "plan_job" if dry_run else "manual_sync_job"
-        tags = {"dagster/partition": today_key}
-        run_config = {"ops": {VALIDATED_CONTRACTS.to_python_identifier(): {"config": {"order_ids": list(order_ids)}}}}
-        scope = f"orders {', '.join(order_ids)}"
-    else:
-        job_name = "plan_job" if dry_run else "sync_job"
-        start_key = max((from_date or sync_config().start_date).isoformat(), SYNC_PARTITIONS.start.date().isoformat())
-        tags = {"dagster/asset_partition_range_start": start_key, "dagster/asset_partition_range_end": today_key}
-        run_config = {}
-        scope = f"partitions {start_key}...{today_key}"
+    job_name, run_config, scope = sync_request(order_ids=order_ids, from_date=from_date, dry_run=dry_run)
+    tags: dict[str, str] = {}
 
     salesforce_sandbox, stripe_sandbox = _uses_sandboxes()
     sf_sandbox = SalesforceSandbox(home.salesforce_sandbox_dir()) if salesforce_sandbox else None
@@ -101,8 +108,6 @@ def run_sync(
     st_before = _writes(st_sandbox.request_log()) if st_sandbox else 0
 
     job = definitions.resolve_job_def(job_name)
-    # The run's full event log is in the Dagster instance; the terminal gets warnings and the summary.
-    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(instance=_instance(), tags=tags, run_config=run_config, raise_on_error=False)
     summary = RunSummary(run_id=result.run_id, success=result.success, job_name=job_name, scope=scope)
     if not result.success:

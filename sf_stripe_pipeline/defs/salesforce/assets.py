@@ -69,6 +69,9 @@ class ExtractConfig(dg.Config):
         for sobject in CHECKED_OBJECTS
     ],
     can_subset=True,
+    # Unpartitioned, yet part of partition-range runs: `dg launch --partition-range` requires a single-run policy on
+    # every asset of the job.
+    backfill_policy=dg.BackfillPolicy.single_run(),
     pool="salesforce_api",
     retry_policy=dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )

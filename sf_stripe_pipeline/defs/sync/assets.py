@@ -1,10 +1,11 @@
-"""Sync: from the extracted Salesforce org to Stripe, one daily partition of `Order.ActivatedDate` at a time.
+"""Sync: from the extracted Salesforce org to Stripe, for a run's scope (a window of `Order.ActivatedDate` days, or
+chosen orders: `defs/sync/scope.py`).
 
     salesforce/* ─▶ validated_contracts ─▶ desired_stripe_state ─▶ actual_stripe_state ─▶ sync_plan ─▶ applied_sync
 
-A partition syncs every contract (an initial order plus its amendments) that has an order activated in its window,
-from current Salesforce and current Stripe state, so replaying a partition is safe and partitions can run in any
-order. A manual sync names orders instead (`SyncScopeConfig.order_ids`), and the window is then ignored.
+A window syncs every contract (an initial order plus its amendments) that has an order activated in it, from
+current Salesforce and current Stripe state, so replaying a day is safe and days can run in any order. A manual
+sync names orders instead (`SyncScopeConfig.order_ids`). Every materialization's `scope` metadata says which.
 
 Each asset keeps its latest result in a DuckDB table of the `sync` schema (one module per table in
 `sf_stripe_pipeline/warehouse/`); the translation and the diff are pure functions in `sf_stripe_pipeline.core`, and
@@ -13,7 +14,6 @@ A dry run materializes everything up to `sync_plan` and stops there.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,11 +31,16 @@ from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
+from sf_stripe_pipeline.defs.sync.scope import (  # noqa: F401  (SYNC_PARTITIONS: re-exported for jobs and tests)
+    SCOPE_METADATA,
+    SYNC_PARTITIONS,
+    SyncScopeConfig,
+    latest_scope_label,
+    resolve_scope,
+)
 from sf_stripe_pipeline.stripe.reads import fetch_actual
 from sf_stripe_pipeline.warehouse import actual, desired, ledger, org, plan, validation
 
-# Single-run backfills are the design (a partition range is one run); the parameter is beta in Dagster 1.13.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 GROUP = "sync"
 VALIDATED_CONTRACTS = dg.AssetKey([GROUP, "validated_contracts"])
@@ -48,33 +53,16 @@ QUARANTINE_CHECK = "no_quarantined_contracts"
 PLAN_LIMITS_CHECK = "plan_within_limits"
 SYNC_ERRORS_CHECK = "no_sync_errors"
 
-SYNC_PARTITIONS = dg.DailyPartitionsDefinition(
-    start_date=sync_config().start_date.isoformat(),
-    end_offset=1,  # today is a partition too: live sync re-syncs it every few minutes
-)
-PARTITIONED = {
-    "partitions_def": SYNC_PARTITIONS,
+SYNC_ASSET = {
+    # Unpartitioned (see defs/sync/scope.py), yet part of partition-range runs: `dg launch --partition-range`
+    # requires a single-run backfill policy on every asset of the job.
     "backfill_policy": dg.BackfillPolicy.single_run(),
     "group_name": GROUP,
 }
 
 
-class SyncScopeConfig(dg.Config):
-    order_ids: list[str] = Field(
-        default_factory=list,
-        description="Manual sync: sync the contracts of these orders (initial or amendment) and ignore the "
-        "partition window.",
-    )
-
-
-def _window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
-    window = context.partition_time_window
-    return window.start, window.end
-
-
-def _partition_label(context: dg.AssetExecutionContext) -> str:
-    keys = context.partition_key_range
-    return keys.start if keys.start == keys.end else f"{keys.start}...{keys.end}"
+def _scope_label(context: dg.AssetExecutionContext) -> str:
+    return latest_scope_label(context.instance, VALIDATED_CONTRACTS)
 
 
 def _markdown(rows: Sequence[dict[str, Any]], limit: int = 20) -> dg.MetadataValue:
@@ -99,7 +87,7 @@ def _instance_url(salesforce: SalesforceResource) -> str:
             "and every rule each one breaks is listed.",
         )
     ],
-    **PARTITIONED,
+    **SYNC_ASSET,
 )
 def validated_contracts(
     context: dg.AssetExecutionContext, config: SyncScopeConfig, duckdb: DuckDBResource
@@ -108,14 +96,14 @@ def validated_contracts(
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         org_snapshot = org.load_org(conn)
-        if config.order_ids:
-            contracts = contracts_in_scope(build_contracts(org_snapshot), org_snapshot, order_ids=config.order_ids)
-        else:
-            contracts = contracts_in_scope(build_contracts(org_snapshot), org_snapshot, window=_window(context))
+        scope = resolve_scope(config, context.run.tags, {order["Id"] for order in org_snapshot.records("Order")})
+        contracts = contracts_in_scope(
+            build_contracts(org_snapshot), org_snapshot, window=scope.window, order_ids=scope.order_ids
+        )
         assessments = assess_contracts(contracts, org_snapshot, sync_config(), today=clock.now().date())
         violations = {key: assessment.violations for key, assessment in assessments.items()}
         validation.write(
-            conn, run_id=context.run.run_id, partition=_partition_label(context), contracts=contracts,
+            conn, run_id=context.run.run_id, partition=scope.label, contracts=contracts,
             violations=violations,
         )
 
@@ -133,7 +121,10 @@ def validated_contracts(
         "violations_by_rule": dg.MetadataValue.json(dict(by_rule)),
     }
     return dg.MaterializeResult(
-        metadata={**counts, "dagster/row_count": len(contracts), "quarantine_sample": _markdown(sample)},
+        metadata={
+            SCOPE_METADATA: scope.label, **counts, "dagster/row_count": len(contracts),
+            "quarantine_sample": _markdown(sample),
+        },
         check_results=[
             dg.AssetCheckResult(
                 check_name=QUARANTINE_CHECK,
@@ -145,7 +136,7 @@ def validated_contracts(
     )
 
 
-@dg.asset(key=DESIRED_STATE, deps=[VALIDATED_CONTRACTS], kinds={"duckdb"}, **PARTITIONED)
+@dg.asset(key=DESIRED_STATE, deps=[VALIDATED_CONTRACTS], kinds={"duckdb"}, **SYNC_ASSET)
 def desired_stripe_state(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, salesforce: SalesforceResource
 ) -> dg.MaterializeResult:
@@ -169,6 +160,7 @@ def desired_stripe_state(
     counts = Counter(obj.stripe_object for obj in objects)
     return dg.MaterializeResult(
         metadata={
+            SCOPE_METADATA: _scope_label(context),
             "dagster/row_count": len(objects),
             "objects_by_type": dg.MetadataValue.json(dict(counts)),
             "contracts": len(valid_keys),
@@ -176,7 +168,7 @@ def desired_stripe_state(
     )
 
 
-@dg.asset(key=ACTUAL_STATE, deps=[DESIRED_STATE], kinds={"stripe", "duckdb"}, pool="stripe_api", **PARTITIONED)
+@dg.asset(key=ACTUAL_STATE, deps=[DESIRED_STATE], kinds={"stripe", "duckdb"}, pool="stripe_api", **SYNC_ASSET)
 def actual_stripe_state(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, stripe: StripeResource
 ) -> dg.MaterializeResult:
@@ -189,6 +181,7 @@ def actual_stripe_state(
         actual.write(conn, context.run.run_id, found)
     return dg.MaterializeResult(
         metadata={
+            SCOPE_METADATA: _scope_label(context),
             "dagster/row_count": len(found),
             "objects_by_state": dg.MetadataValue.json(dict(Counter(item.state for item in found))),
         }
@@ -208,7 +201,7 @@ def actual_stripe_state(
             "unless `limits.allow_destructive` is set. A failure stops the run before any write.",
         )
     ],
-    **PARTITIONED,
+    **SYNC_ASSET,
 )
 def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The diff between desired and actual Stripe state: one row per create, update, archive or cancel, each with
@@ -218,7 +211,7 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
         planned = build_plan(
             desired.load(conn), actual.bodies(conn), config=sync_config(), now=int(clock.now().timestamp())
         )
-        plan.write(conn, run_id=context.run.run_id, partition=_partition_label(context), plan=planned)
+        plan.write(conn, run_id=context.run.run_id, partition=_scope_label(context), plan=planned)
         rejected = validation.quarantined_count(conn)
 
     operations = planned.operations
@@ -242,6 +235,7 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
         for op in operations
     ]
     summary_metadata = {
+        SCOPE_METADATA: _scope_label(context),
         "would_create": summary["would_create"],
         "would_update": summary["would_update"],
         "would_archive": summary["would_archive"],
@@ -282,7 +276,7 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
             description="Every Stripe write and Salesforce write-back of the run succeeded.",
         )
     ],
-    **PARTITIONED,
+    **SYNC_ASSET,
 )
 def applied_sync(
     context: dg.AssetExecutionContext,
@@ -300,7 +294,7 @@ def applied_sync(
             stripe.get_client(),
             sf_client,
             run_id=context.run.run_id,
-            partition=_partition_label(context),
+            partition=_scope_label(context),
             retention_keep=sync_config().retention.salesforce_sync_records,
             now=datetime.now(UTC),
         )
@@ -308,6 +302,7 @@ def applied_sync(
     statuses = Counter(f"{row['operation']} {row['status']}" for row in report.audit_rows)
     errors = [row for row in report.audit_rows if row["status"] == "error"]
     metadata = {
+        SCOPE_METADATA: _scope_label(context),
         "stripe_writes": sum(1 for outcome in report.outcomes if outcome.status != "skipped"),
         "stripe_errors": len(report.stripe_errors),
         "salesforce_write_backs": len(report.write_backs),
