@@ -14,6 +14,7 @@ from pydantic import Field
 
 from sf_stripe_pipeline.defs.salesforce.assets import GROUP as SALESFORCE_GROUP
 from sf_stripe_pipeline.defs.sync.assets import APPLIED_SYNC, GROUP as SYNC_GROUP, VALIDATED_CONTRACTS
+from sf_stripe_pipeline.defs.sync.checks import plan_within_limits
 from sf_stripe_pipeline.defs.sync.scope import SYNC_PARTITIONS
 
 ALL_SYNC_ASSETS = dg.AssetSelection.groups(SALESFORCE_GROUP, SYNC_GROUP)
@@ -22,9 +23,13 @@ QUIET_CONSOLE = {"console": {"config": {"log_level": "WARNING"}}}
 """The terminal of a CLI run gets warnings; the event log keeps everything."""
 
 
-def scope_run_config(**scope: object) -> dict:
-    """Run config setting the scope of a sync run (`SyncScopeConfig` fields)."""
-    return {"ops": {SCOPE_OP: {"config": scope}}}
+def scope_run_config(max_operations: int | None = None, **scope: object) -> dict:
+    """Run config setting the scope of a sync run (`SyncScopeConfig` fields) and, optionally, this run's operation
+    limit (`PlanLimitsConfig.max_operations`)."""
+    ops = {SCOPE_OP: {"config": scope}}
+    if max_operations is not None:
+        ops[plan_within_limits.op.name] = {"config": {"max_operations": max_operations}}
+    return {"ops": ops}
 
 
 @dg.partitioned_config(partitions_def=SYNC_PARTITIONS)
@@ -34,12 +39,18 @@ def one_day(partition_key: str) -> dict:
 
 class ManualSyncConfig(dg.Config):
     order_ids: list[str] = Field(description="Salesforce Order Ids (initial or amendment) whose contracts to sync.")
+    max_operations: int | None = Field(
+        default=None, ge=1, description="Allow up to this many Stripe operations in this run (plan_within_limits)."
+    )
 
 
 @dg.config_mapping
 def manual_scope(config: ManualSyncConfig) -> dict:
     # With a config mapping the run config holds only the mapping's fields: loggers are set here.
-    return {**scope_run_config(order_ids=config.order_ids), "loggers": QUIET_CONSOLE}
+    return {
+        **scope_run_config(order_ids=config.order_ids, max_operations=config.max_operations),
+        "loggers": QUIET_CONSOLE,
+    }
 
 
 def _sync_job(name: str, selection: dg.AssetSelection, mode: str, description: str, config):

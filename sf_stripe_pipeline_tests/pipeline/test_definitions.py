@@ -18,10 +18,10 @@ from sf_stripe_pipeline.defs.sync.assets import (
     ACTUAL_STATE,
     APPLIED_SYNC,
     DESIRED_STATE,
-    SYNC_PARTITIONS,
     SYNC_PLAN,
     VALIDATED_CONTRACTS,
 )
+from sf_stripe_pipeline.defs.sync.scope import SYNC_PARTITIONS
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 from sf_stripe_pipeline.core import ConfigError, load_config
 

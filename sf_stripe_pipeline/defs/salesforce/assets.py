@@ -2,8 +2,8 @@
 
 All of them live in one subsettable multi-asset, so a run extracts them in one step, over one Salesforce client
 and one DuckDB connection (DuckDB takes one writer at a time), while the lineage graph still shows each object as
-its own asset. Extraction is incremental on `SystemModstamp` through `queryAll` (see `salesforce/extract.py`); each object
-carries a pandera schema check whose failures (counts and a sample) show in the UI.
+its own asset. Extraction is incremental on `SystemModstamp` through `queryAll` (see `salesforce/extract.py`). Each
+object's `schema` check is a separate, executable check (`defs/salesforce/checks.py`).
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
@@ -18,11 +18,10 @@ from sf_stripe_pipeline import warehouse
 from sf_stripe_pipeline.salesforce import extract
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
+from sf_stripe_pipeline.defs.metadata import table_metadata
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
-from sf_stripe_pipeline.core import schemas
 
 GROUP = "salesforce"
-SCHEMA_CHECK = "schema"
 
 
 def asset_name(sobject: str) -> str:
@@ -37,7 +36,6 @@ def asset_key(sobject: str) -> dg.AssetKey:
 
 EXTRACT_KEYS = {sobject: asset_key(sobject) for sobject in SOBJECTS}
 SOBJECT_BY_KEY = {key: sobject for sobject, key in EXTRACT_KEYS.items()}
-CHECKED_OBJECTS = [sobject for sobject in SOBJECTS if sobject in schemas.SCHEMAS]
 
 
 class ExtractConfig(dg.Config):
@@ -58,15 +56,6 @@ class ExtractConfig(dg.Config):
             skippable=True,
         )
         for sobject, key in EXTRACT_KEYS.items()
-    ],
-    check_specs=[
-        dg.AssetCheckSpec(
-            SCHEMA_CHECK,
-            asset=EXTRACT_KEYS[sobject],
-            description="pandera: types, required fields and picklist values. Failing records quarantine their "
-            "contracts; the others sync.",
-        )
-        for sobject in CHECKED_OBJECTS
     ],
     can_subset=True,
     # Unpartitioned, yet part of partition-range runs: `dg launch --partition-range` requires a single-run policy on
@@ -96,10 +85,6 @@ def extract_salesforce(
                 full_refresh=config.full_refresh,
                 run_id=context.run.run_id,
             )
-            check_results = []
-            if sobject in CHECKED_OBJECTS:
-                frame = conn.execute(f"SELECT * FROM {warehouse.table_name(sobject)}").df()
-                check_results.append(_schema_check(sobject, frame))
             yield dg.MaterializeResult(
                 asset_key=key,
                 metadata={
@@ -108,25 +93,8 @@ def extract_salesforce(
                     "filtered_out": result.filtered_out,
                     "watermark": str(result.watermark_after) if result.watermark_after else "none",
                     "soql": dg.MetadataValue.md(f"```sql\n{result.soql}\n```"),
-                    "dagster/table_name": warehouse.table_name(sobject),
+                    **table_metadata(conn, warehouse.table_name(sobject)),
                     **salesforce.api_usage(client),
                 },
-                check_results=check_results,
             )
 
-
-def _schema_check(sobject: str, frame) -> dg.AssetCheckResult:
-    failures = schemas.schema_failures(sobject, frame)
-    sample = failures.head(20)
-    return dg.AssetCheckResult(
-        check_name=SCHEMA_CHECK,
-        asset_key=EXTRACT_KEYS[sobject],
-        passed=failures.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "records_checked": len(frame),
-            "failing_records": int(failures["Id"].nunique()) if not failures.empty else 0,
-            "failures": len(failures),
-            "sample": dg.MetadataValue.md(sample.to_markdown(index=False) if not sample.empty else "none"),
-        },
-    )

@@ -15,31 +15,30 @@ A dry run materializes everything up to `sync_plan` and stops there.
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
-from pydantic import Field
 
 from sf_stripe_pipeline import clock, warehouse
 from sf_stripe_pipeline.apply import apply_plan
-from sf_stripe_pipeline.core import assess_contracts, build_contracts, build_plan, contracts_in_scope, desired_state
+from sf_stripe_pipeline.core import (
+    Violation,
+    assess_contracts,
+    build_contracts,
+    build_plan,
+    contracts_in_scope,
+    desired_state,
+)
 from sf_stripe_pipeline.defs.config import sync_config
+from sf_stripe_pipeline.defs.metadata import records_table, table_metadata
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
-from sf_stripe_pipeline.defs.sync.scope import (  # noqa: F401  (SYNC_PARTITIONS: re-exported for jobs and tests)
-    SCOPE_METADATA,
-    SYNC_PARTITIONS,
-    SyncScopeConfig,
-    latest_scope_label,
-    resolve_scope,
-)
+from sf_stripe_pipeline.defs.sync.scope import SCOPE_METADATA, SyncScopeConfig, latest_scope_label, resolve_scope
 from sf_stripe_pipeline.stripe.reads import fetch_actual
-from sf_stripe_pipeline.warehouse import actual, desired, ledger, org, plan, validation
+from sf_stripe_pipeline.warehouse import actual, audit, desired, ledger, org, plan, validation
 
 
 GROUP = "sync"
@@ -49,10 +48,14 @@ ACTUAL_STATE = dg.AssetKey([GROUP, "actual_stripe_state"])
 SYNC_PLAN = dg.AssetKey([GROUP, "sync_plan"])
 APPLIED_SYNC = dg.AssetKey([GROUP, "applied_sync"])
 
+# Their asset checks are in defs/sync/checks.py.
 QUARANTINE_CHECK = "no_quarantined_contracts"
 PLAN_LIMITS_CHECK = "plan_within_limits"
 SYNC_ERRORS_CHECK = "no_sync_errors"
 
+REJECTION_COLUMNS = ["contract", "rule", "record", "message"]
+PLAN_COLUMNS = ["seq", "operation", "object", "record", "stripe_id"]
+NOTE_COLUMNS = ["record", "message"]
 SYNC_ASSET = {
     # Unpartitioned (see defs/sync/scope.py), yet part of partition-range runs: `dg launch --partition-range`
     # requires a single-run backfill policy on every asset of the job.
@@ -65,30 +68,19 @@ def _scope_label(context: dg.AssetExecutionContext) -> str:
     return latest_scope_label(context.instance, VALIDATED_CONTRACTS)
 
 
-def _markdown(rows: Sequence[dict[str, Any]], limit: int = 20) -> dg.MetadataValue:
-    if not rows:
-        return dg.MetadataValue.md("none")
-    return dg.MetadataValue.md(pd.DataFrame(list(rows)[:limit]).to_markdown(index=False))
+def rejection_rows(broken: Iterable[tuple[str, Violation]]) -> list[dict[str, str]]:
+    """One row per rule a quarantined contract breaks: (contract key, violation) pairs as table rows."""
+    return [
+        {"contract": key, "rule": v.rule, "record": f"{v.sf_object} {v.sf_id}", "message": v.message}
+        for key, v in broken
+    ]
 
 
 def _instance_url(salesforce: SalesforceResource) -> str:
     return f"https://{salesforce.get_client().sf_instance}"
 
 
-@dg.asset(
-    key=VALIDATED_CONTRACTS,
-    deps=list(EXTRACT_KEYS.values()),
-    kinds={"duckdb"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            QUARANTINE_CHECK,
-            asset=VALIDATED_CONTRACTS,
-            description="Contracts breaking a schema or business rule are quarantined: they never reach Stripe, "
-            "and every rule each one breaks is listed.",
-        )
-    ],
-    **SYNC_ASSET,
-)
+@dg.asset(key=VALIDATED_CONTRACTS, deps=list(EXTRACT_KEYS.values()), kinds={"duckdb"}, **SYNC_ASSET)
 def validated_contracts(
     context: dg.AssetExecutionContext, config: SyncScopeConfig, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
@@ -106,33 +98,20 @@ def validated_contracts(
             conn, run_id=context.run.run_id, partition=scope.label, contracts=contracts,
             violations=violations,
         )
+        table = table_metadata(conn, validation.TABLE.qualified)
 
     broken = [(key, v) for key, found in violations.items() for v in found]
-    by_rule = Counter(violation.rule for _, violation in broken)
     quarantined = sum(1 for found in violations.values() if found)
-    sample = [
-        {"contract": key, "rule": v.rule, "record": f"{v.sf_object} {v.sf_id}", "message": v.message}
-        for key, v in broken
-    ]
-    counts = {
-        "contracts_in_scope": len(contracts),
-        "valid_contracts": len(contracts) - quarantined,
-        "quarantined_contracts": quarantined,
-        "violations_by_rule": dg.MetadataValue.json(dict(by_rule)),
-    }
     return dg.MaterializeResult(
         metadata={
-            SCOPE_METADATA: scope.label, **counts, "dagster/row_count": len(contracts),
-            "quarantine_sample": _markdown(sample),
+            SCOPE_METADATA: scope.label,
+            "contracts_in_scope": len(contracts),
+            "valid_contracts": len(contracts) - quarantined,
+            "quarantined_contracts": quarantined,
+            "violations_by_rule": dg.MetadataValue.json(dict(Counter(v.rule for _, v in broken))),
+            "rejections": records_table(rejection_rows(broken), REJECTION_COLUMNS),
+            **table,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=QUARANTINE_CHECK,
-                passed=quarantined == 0,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={**counts, "sample": _markdown(sample)},
-            )
-        ],
     )
 
 
@@ -157,11 +136,12 @@ def desired_stripe_state(
         links = [link for assessment in assessments.values() for link in assessment.coupon_links]
         desired.write_coupon_links(conn, context.run.run_id, links)
         desired.write(conn, context.run.run_id, objects)
+        table = table_metadata(conn, desired.TABLE.qualified)
     counts = Counter(obj.stripe_object for obj in objects)
     return dg.MaterializeResult(
         metadata={
             SCOPE_METADATA: _scope_label(context),
-            "dagster/row_count": len(objects),
+            **table,
             "objects_by_type": dg.MetadataValue.json(dict(counts)),
             "contracts": len(valid_keys),
         }
@@ -179,30 +159,17 @@ def actual_stripe_state(
         warehouse.prepare(conn)
         found = fetch_actual(client, desired.load(conn), ledger.ids(conn))
         actual.write(conn, context.run.run_id, found)
+        table = table_metadata(conn, actual.TABLE.qualified)
     return dg.MaterializeResult(
         metadata={
             SCOPE_METADATA: _scope_label(context),
-            "dagster/row_count": len(found),
+            **table,
             "objects_by_state": dg.MetadataValue.json(dict(Counter(item.state for item in found))),
         }
     )
 
 
-@dg.asset(
-    key=SYNC_PLAN,
-    deps=[ACTUAL_STATE],
-    kinds={"duckdb"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            PLAN_LIMITS_CHECK,
-            asset=SYNC_PLAN,
-            blocking=True,
-            description="Guards Stripe: at most `limits.max_operations_per_run` operations, and no archive or cancel "
-            "unless `limits.allow_destructive` is set. A failure stops the run before any write.",
-        )
-    ],
-    **SYNC_ASSET,
-)
+@dg.asset(key=SYNC_PLAN, deps=[ACTUAL_STATE], kinds={"duckdb"}, **SYNC_ASSET)
 def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The diff between desired and actual Stripe state: one row per create, update, archive or cancel, each with
     its payload hash and a deterministic idempotency key. A dry run stops here."""
@@ -213,54 +180,30 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
         )
         plan.write(conn, run_id=context.run.run_id, partition=_scope_label(context), plan=planned)
         rejected = validation.quarantined_count(conn)
+        table = table_metadata(conn, plan.TABLE.qualified)
 
     operations = planned.operations
     summary = Counter(f"would_{op.operation}" for op in operations)
-    by_object = Counter(f"{op.operation} {op.stripe_object}" for op in operations)
-    limits = sync_config().limits
-    destructive = [op for op in operations if op.destructive]
-    problems = []
-    if len(operations) > limits.max_operations_per_run:
-        problems.append(
-            f"{len(operations)} operations planned, more than limits.max_operations_per_run = "
-            f"{limits.max_operations_per_run}"
-        )
-    if destructive and not limits.allow_destructive:
-        problems.append(
-            f"{len(destructive)} destructive operations (retiring Stripe objects still in use) planned while "
-            "limits.allow_destructive is false"
-        )
-    sample = [
-        {"op": op.operation, "object": op.stripe_object, "sf": f"{op.sf_object} {op.sf_id}", "stripe_id": op.stripe_id}
+    planned_rows = [
+        {"seq": op.seq, "operation": op.operation, "object": op.stripe_object, "record": f"{op.sf_object} {op.sf_id}",
+         "stripe_id": op.stripe_id}
         for op in operations
     ]
-    summary_metadata = {
-        SCOPE_METADATA: _scope_label(context),
-        "would_create": summary["would_create"],
-        "would_update": summary["would_update"],
-        "would_archive": summary["would_archive"],
-        "would_cancel": summary["would_cancel"],
-        "would_finalize": summary["would_finalize"],
-        "rejected_contracts": rejected,
-        "not_synced_notes": len(planned.notes),
-    }
+    notes = [{"record": f"{n.sf_object} {n.sf_id}", "message": n.message} for n in planned.notes]
     return dg.MaterializeResult(
         metadata={
-            **summary_metadata,
-            "notes": _markdown([{"sf": f"{n.sf_object} {n.sf_id}", "message": n.message} for n in planned.notes]),
-            "dagster/row_count": len(operations),
-            "operations_by_object": dg.MetadataValue.json(dict(by_object)),
-            "plan_sample": _markdown(sample),
+            SCOPE_METADATA: _scope_label(context),
+            **{name: summary[name] for name in ("would_create", "would_update", "would_archive", "would_cancel",
+                                                "would_finalize")},
+            "rejected_contracts": rejected,
+            "operations_by_object": dg.MetadataValue.json(
+                dict(Counter(f"{op.operation} {op.stripe_object}" for op in operations))
+            ),
+            "plan": records_table(planned_rows, PLAN_COLUMNS),
+            "not_synced_notes": len(planned.notes),
+            "notes": records_table(notes, NOTE_COLUMNS),
+            **table,
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=PLAN_LIMITS_CHECK,
-                passed=not problems,
-                severity=dg.AssetCheckSeverity.ERROR,
-                description="; ".join(problems) or "Plan within limits.",
-                metadata={**summary_metadata, "operations": len(operations)},
-            )
-        ],
     )
 
 
@@ -269,13 +212,6 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
     deps=[SYNC_PLAN],
     kinds={"stripe", "salesforce", "duckdb"},
     pool="stripe_api",
-    check_specs=[
-        dg.AssetCheckSpec(
-            SYNC_ERRORS_CHECK,
-            asset=APPLIED_SYNC,
-            description="Every Stripe write and Salesforce write-back of the run succeeded.",
-        )
-    ],
     **SYNC_ASSET,
 )
 def applied_sync(
@@ -298,32 +234,27 @@ def applied_sync(
             retention_keep=sync_config().retention.salesforce_sync_records,
             now=datetime.now(UTC),
         )
+        table = table_metadata(conn, audit.TABLE.qualified)
 
-    statuses = Counter(f"{row['operation']} {row['status']}" for row in report.audit_rows)
-    errors = [row for row in report.audit_rows if row["status"] == "error"]
-    metadata = {
-        SCOPE_METADATA: _scope_label(context),
-        "stripe_writes": sum(1 for outcome in report.outcomes if outcome.status != "skipped"),
-        "stripe_errors": len(report.stripe_errors),
-        "salesforce_write_backs": len(report.write_backs),
-        "sync_records_upserted": report.sync_records_upserted,
-        "sync_records_deleted_by_retention": report.retention_deleted,
-        "rejected_contracts": len(report.quarantined),
-        "counts_by_operation_and_status": dg.MetadataValue.json(dict(statuses)),
-        "errors": _markdown(errors),
-        **salesforce.api_usage(sf_client),
-    }
+    # `rejected`: contracts validation stopped; `failed`: operations the APIs refused (no_sync_errors fails on them).
+    rows = [row for row in report.audit_rows if row["operation"] != "reject"]
+    status_counts = Counter(row["status"] for row in rows)
+    stripe_operations = Counter(
+        f"{o.operation.operation} {o.operation.stripe_object} ({o.status})" for o in report.outcomes
+    )
     return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=SYNC_ERRORS_CHECK,
-                passed=not report.stripe_errors and not report.failed_salesforce_writes,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "stripe_errors": len(report.stripe_errors),
-                    "salesforce_write_failures": len(report.failed_salesforce_writes),
-                },
-            )
-        ],
+        metadata={
+            SCOPE_METADATA: _scope_label(context),
+            "operations": len(rows),
+            "applied": status_counts["success"],
+            "failed": status_counts["error"],
+            "skipped": status_counts["skipped"],
+            "rejected": len(report.quarantined),
+            "stripe_operations": dg.MetadataValue.json(dict(stripe_operations)),
+            "salesforce_write_backs": len(report.write_backs),
+            "sync_records_upserted": report.sync_records_upserted,
+            "sync_records_deleted_by_retention": report.retention_deleted,
+            **table,
+            **salesforce.api_usage(sf_client),
+        },
     )
