@@ -19,8 +19,9 @@ from sf_stripe_pipeline.defs.sync.scope import SYNC_PARTITIONS
 
 ALL_SYNC_ASSETS = dg.AssetSelection.groups(SALESFORCE_GROUP, SYNC_GROUP)
 SCOPE_OP = VALIDATED_CONTRACTS.to_python_identifier()
-QUIET_CONSOLE = {"console": {"config": {"log_level": "WARNING"}}}
-"""The terminal of a CLI run gets warnings; the event log keeps everything."""
+QUIET_CONSOLE = {"console": {"config": {"log_level": "CRITICAL"}}}
+"""A CLI run's terminal gets its progress and summary from `runner.py` (a failure in one line, not Dagster's logged
+tracebacks); the event log keeps everything."""
 
 
 def scope_run_config(max_operations: int | None = None, **scope: object) -> dict:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from sf_stripe_pipeline import home
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
+from sf_stripe_pipeline.defs.warehouse_resource import WarehouseResource
 
 SALESFORCE_ENV = {
     "instance_url": "SF_INSTANCE_URL",
@@ -33,7 +33,7 @@ def build_resources() -> dict[str, object]:
     return {
         "salesforce": SalesforceResource(**_env_fields(SALESFORCE_ENV)),
         "stripe": StripeResource(**_env_fields(STRIPE_ENV)),
-        "duckdb": DuckDBResource(database=str(home.warehouse_path())),
+        "duckdb": WarehouseResource(database=str(home.warehouse_path())),
     }
 
 

@@ -7,12 +7,14 @@ object's `schema` check is a separate, executable check (`defs/salesforce/checks
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
+import json
 import re
 from collections.abc import Iterator
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
+from simple_salesforce.exceptions import SalesforceError
 
 from sf_stripe_pipeline import warehouse
 from sf_stripe_pipeline.salesforce import extract
@@ -36,6 +38,17 @@ def asset_key(sobject: str) -> dg.AssetKey:
 
 EXTRACT_KEYS = {sobject: asset_key(sobject) for sobject in SOBJECTS}
 SOBJECT_BY_KEY = {key: sobject for sobject, key in EXTRACT_KEYS.items()}
+
+
+def salesforce_refusal(sobject: str, refused: SalesforceError) -> str:
+    """One line: which read Salesforce refused, its HTTP status and its first error (code and message)."""
+    try:  # simple-salesforce hands over the parsed body or the raw bytes
+        body = refused.content if isinstance(refused.content, list) else json.loads(refused.content)
+        first = body[0]
+        reason = f"{first['errorCode']}: {first['message']}"
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        reason = str(refused.content)[:200]
+    return f"Salesforce refused reading {sobject} (HTTP {refused.status} {reason}); the run stopped before any Stripe or Salesforce write"
 
 
 class ExtractConfig(dg.Config):
@@ -77,14 +90,17 @@ def extract_salesforce(
         for key in sorted(context.selected_asset_keys, key=lambda k: list(SOBJECTS).index(SOBJECT_BY_KEY[k])):
             sobject = SOBJECT_BY_KEY[key]
             salesforce.check_api_budget(client)
-            result = extract.extract_object(
-                client,
-                conn,
-                sobject,
-                where=filters.get(sobject),
-                full_refresh=config.full_refresh,
-                run_id=context.run.run_id,
-            )
+            try:
+                result = extract.extract_object(
+                    client,
+                    conn,
+                    sobject,
+                    where=filters.get(sobject),
+                    full_refresh=config.full_refresh,
+                    run_id=context.run.run_id,
+                )
+            except SalesforceError as refused:  # an answer, not a network fault: retrying the step would not help
+                raise dg.Failure(description=salesforce_refusal(sobject, refused), allow_retries=False) from None
             yield dg.MaterializeResult(
                 asset_key=key,
                 metadata={
