@@ -75,7 +75,8 @@ def code_location(instance: dg.DagsterInstance) -> Iterator[WorkspaceProcessCont
     target = ModuleTarget(
         module_name=DEFINITIONS_MODULE, attribute=None, working_directory=os.getcwd(), location_name=LOCATION_NAME
     )
-    with WorkspaceProcessContext(instance, target) as workspace:
+    # The code server shares this terminal: only its warnings belong there, not its start and stop notices.
+    with WorkspaceProcessContext(instance, target, code_server_log_level="WARNING") as workspace:
         yield workspace
 
 
@@ -343,8 +344,10 @@ def first_error(instance: dg.DagsterInstance, run_id: str) -> str | None:
             if error is not None:
                 while error.cause is not None:  # the wrapped error is the real one
                     error = error.cause
-                named = error.cls_name and error.cls_name not in ("Failure", "DagsterUserCodeExecutionError")
-                return _one_line(f"{error.cls_name}: {error.message}" if named else error.message)
+                message = error.message.strip()  # "module.Class: text", as Python prints an exception
+                if error.cls_name == "Failure":  # our own one-line descriptions need no class name
+                    message = message.split(": ", 1)[-1]
+                return _one_line(message)
             if event_type == DagsterEventType.RUN_FAILURE and record.event_log_entry.message:
                 return _one_line(record.event_log_entry.message)
     return None

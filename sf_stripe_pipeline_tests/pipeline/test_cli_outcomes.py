@@ -28,7 +28,7 @@ def _writes(synced: SyncedOrg) -> tuple[int, int]:
 def test_a_sync_with_failed_operations_exits_3_and_says_so_first(
     demo_org: SyncedOrg, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(STRIPE_FAULTS, '{"fail_after_writes": 60}')
+    monkeypatch.setenv(STRIPE_FAULTS, '{"fail_after_writes": 70}')
 
     code = main(["sync"])
 
@@ -38,7 +38,7 @@ def test_a_sync_with_failed_operations_exits_3_and_says_so_first(
     assert first_line.startswith("FAILED: ") and " operations failed" in first_line
     failed, total = (int(word) for word in first_line.removeprefix("FAILED: ").split(" operations")[0].split(" of "))
     assert 0 < failed < total
-    assert "Injected fault: writes fail after 60 executed writes" in out
+    assert "Injected fault: writes fail after 70 executed writes" in out
     rejected_line = next(line for line in rest if line.startswith("Contracts synced:"))
     assert rejected_line.endswith("rejected: 5"), "rejections (validation) are counted apart from failures (API)"
 
