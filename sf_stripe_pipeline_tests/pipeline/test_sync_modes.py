@@ -133,3 +133,19 @@ def test_live_sync_resyncs_todays_partition_when_on(tmp_path, monkeypatch: pytes
     assert isinstance(tick, dg.RunRequest)
     assert tick.partition_key == "2025-03-10"
     assert tick.tags["sf_stripe/mode"] == "live"
+
+
+def test_applied_sync_goes_stale_after_missed_live_sync_intervals_only_while_live_sync_is_on(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sf_stripe_pipeline.defs.sync.assets import live_sync_freshness
+
+    assert defs().resolve_asset_graph().get(APPLIED_SYNC).freshness_policy is None, "live sync is off here"
+    config = tmp_path / "live.yaml"
+    config.write_text("start_date: 2025-01-01\nlive_sync:\n  enabled: true\n  interval_minutes: 15\n")
+    monkeypatch.setenv("SF_STRIPE_CONFIG", str(config))
+
+    policy = live_sync_freshness()
+
+    windows = (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta())
+    assert windows == (timedelta(minutes=20), timedelta(minutes=35)), "one missed interval warns, two fail"

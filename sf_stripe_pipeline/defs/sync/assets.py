@@ -16,7 +16,7 @@ A dry run materializes everything up to `sync_plan` and stops there.
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -66,6 +66,18 @@ SYNC_ASSET = {
 
 def _scope_label(context: dg.AssetExecutionContext) -> str:
     return latest_scope_label(context.instance, VALIDATED_CONTRACTS)
+
+
+def live_sync_freshness() -> dg.FreshnessPolicy | None:
+    """While live sync is on, `applied_sync` turns yellow after one missed interval and red after two, so a stalled
+    live sync shows in the UI (the dagster-daemon evaluates it). Off, no policy: it would be permanently red.
+    Any materialization resets it, a manual sync too."""
+    live = sync_config().live_sync
+    if not live.enabled:
+        return None
+    every = timedelta(minutes=live.interval_minutes)
+    grace = timedelta(minutes=5)  # a run's own duration
+    return dg.FreshnessPolicy.time_window(fail_window=2 * every + grace, warn_window=every + grace)
 
 
 def rejection_rows(broken: Iterable[tuple[str, Violation]]) -> list[dict[str, str]]:
@@ -212,6 +224,7 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
     deps=[SYNC_PLAN],
     kinds={"stripe", "salesforce", "duckdb"},
     pool="stripe_api",
+    freshness_policy=live_sync_freshness(),
     **SYNC_ASSET,
 )
 def applied_sync(
