@@ -5,7 +5,6 @@ cleanly on SIGTERM/SIGINT, and two runs never write the warehouse at once. Drive
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,11 +13,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from contextlib import closing
+
 import dagster as dg
 import pytest
 
+from sf_stripe_pipeline import home
 from sf_stripe_pipeline.definitions import defs
 from sf_stripe_pipeline.defs.sync.assets import APPLIED_SYNC
+from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
 from sf_stripe_pipeline.sandbox.stripe.faults import FAULTS_ENV_VAR as STRIPE_FAULTS
 
 from .conftest import SyncedOrg
@@ -27,16 +30,6 @@ REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "sf-stripe-pipeline")
 SLOW_STRIPE = '{"latency_seconds": 0.2}'
 """Slows the apply enough to act on a run while it writes."""
-
-
-@pytest.fixture
-def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A scratch instance with the project's dagster.yaml (run queue, pools), as the README sets it up."""
-    path = tmp_path / "dagster_home"
-    path.mkdir()
-    shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(path))
-    return path
 
 
 def _instance(dagster_home: Path) -> dg.DagsterInstance:
@@ -85,8 +78,29 @@ def stop_later() -> Iterator[list[subprocess.Popen]]:
             process.wait()
 
 
+def test_the_demo_and_a_manual_sync_run_through_the_instance_on_sqlite_and_postgres(dagster_home: Path) -> None:
+    demo = subprocess.run([CLI, "demo", "--orders", "28"], cwd=REPO, env=_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    with closing(SalesforceSandbox(home.salesforce_sandbox_dir())) as salesforce:
+        [order] = salesforce.client().query("SELECT Id FROM Order WHERE Stripe_ID__c != null LIMIT 1")["records"]
+
+    manual = _sync("--order", order["Id"])
+
+    assert manual.returncode == 0, manual.stdout + manual.stderr
+    assert f"(manual_sync_job, orders {order['Id']})" in manual.stdout
+    with _instance(dagster_home) as instance:
+        runs = instance.get_runs()
+        assert {run.job_name for run in runs} == {"sync_job", "manual_sync_job"}
+        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+        assert all(run.remote_job_origin.location_name == "sf_stripe_pipeline" for run in runs)
+        scopes = [record.asset_materialization.metadata["scope"].value
+                  for record in instance.fetch_materializations(APPLIED_SYNC, limit=2).records]
+    assert scopes[0] == f"orders {order['Id']}" and "..." in scopes[1], "the manual sync overwrote no day's scope"
+
+
 def test_cli_runs_carry_their_origin_and_a_run_with_failed_operations_is_not_green(
-    demo_org: SyncedOrg, dagster_home: Path
+    demo_org: SyncedOrg, sqlite_dagster_home: Path
 ) -> None:
     failing = _sync(**{STRIPE_FAULTS: '{"fail_after_writes": 70}'})
     clean = _sync()
@@ -95,7 +109,7 @@ def test_cli_runs_carry_their_origin_and_a_run_with_failed_operations_is_not_gre
     assert failing.stdout.startswith("FAILED: ")
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "Submitted run " in clean.stderr and "run succeeded" in clean.stderr, "progress from the event log"
-    with _instance(dagster_home) as instance:
+    with _instance(sqlite_dagster_home) as instance:
         runs = sorted(instance.get_runs(), key=lambda run: instance.get_run_record_by_id(run.run_id).create_timestamp)
         assert [run.status for run in runs] == [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS]
         for run in runs:
@@ -115,11 +129,11 @@ def test_cli_runs_carry_their_origin_and_a_run_with_failed_operations_is_not_gre
 
 
 def test_a_sigkilled_sync_is_reaped_by_the_next_one_instead_of_wedging_it(
-    demo_org: SyncedOrg, dagster_home: Path, tmp_path: Path, stop_later: list[subprocess.Popen]
+    demo_org: SyncedOrg, sqlite_dagster_home: Path, tmp_path: Path, stop_later: list[subprocess.Popen]
 ) -> None:
     first = _start_sync(tmp_path / "first.log", **{STRIPE_FAULTS: SLOW_STRIPE})
     stop_later.append(first)
-    with _instance(dagster_home) as instance:
+    with _instance(sqlite_dagster_home) as instance:
         crashed = _wait_for(lambda: _run_applying(instance), "the first run to apply")
         os.killpg(first.pid, signal.SIGKILL)  # the CLI, its code server and the run worker: nobody reports the end
         first.wait()
@@ -130,18 +144,18 @@ def test_a_sigkilled_sync_is_reaped_by_the_next_one_instead_of_wedging_it(
 
     assert second.returncode == 0, second.stdout + second.stderr
     assert f"Reaped run {crashed.run_id} (sync_job, STARTED): its process" in second.stderr
-    with _instance(dagster_home) as instance:
+    with _instance(sqlite_dagster_home) as instance:
         assert instance.get_run_by_id(crashed.run_id).status == dg.DagsterRunStatus.FAILURE
         assert [run.status for run in instance.get_runs(limit=1)] == [dg.DagsterRunStatus.SUCCESS]
         assert not instance.event_log_storage.get_concurrency_run_ids()
 
 
 def test_a_waiting_sync_names_the_run_it_waits_for_and_both_stop_cleanly_on_sigterm_and_sigint(
-    demo_org: SyncedOrg, dagster_home: Path, tmp_path: Path, stop_later: list[subprocess.Popen]
+    demo_org: SyncedOrg, sqlite_dagster_home: Path, tmp_path: Path, stop_later: list[subprocess.Popen]
 ) -> None:
     first = _start_sync(tmp_path / "first.log", **{STRIPE_FAULTS: SLOW_STRIPE})
     stop_later.append(first)
-    with _instance(dagster_home) as instance:
+    with _instance(sqlite_dagster_home) as instance:
         running = _wait_for(lambda: _run_applying(instance), "the first run to apply")
         second_log = tmp_path / "second.log"
         second = _start_sync(second_log)
@@ -162,11 +176,11 @@ def test_a_waiting_sync_names_the_run_it_waits_for_and_both_stop_cleanly_on_sigt
 
 
 def test_a_second_run_started_outside_the_queue_refuses_to_write_naming_the_first(
-    demo_org: SyncedOrg, dagster_home: Path, monkeypatch: pytest.MonkeyPatch
+    demo_org: SyncedOrg, sqlite_dagster_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(STRIPE_FAULTS, SLOW_STRIPE)
     job = defs().resolve_job_def("sync_job")
-    with _instance(dagster_home) as instance:
+    with _instance(sqlite_dagster_home) as instance:
         outcome: dict[str, dg.ExecuteInProcessResult] = {}
         first = threading.Thread(target=lambda: outcome.update(first=job.execute_in_process(instance=instance)))
         first.start()
@@ -181,7 +195,7 @@ def test_a_second_run_started_outside_the_queue_refuses_to_write_naming_the_firs
     assert not second.success
     from sf_stripe_pipeline.instance_runs import first_error
 
-    with _instance(dagster_home) as instance:
+    with _instance(sqlite_dagster_home) as instance:
         assert first_error(instance, second.run_id) == (
             f"Another run is writing the warehouse: run {running.run_id} (sync_job, STARTED). Wait for it to finish, "
             "then retry."
