@@ -4,7 +4,8 @@
 # Runs as root (CI), as Debian's `postgresql` package installs it: initdb refuses root, so the server runs as the
 # `postgres` user, on a private data folder and port, without fsync (test data only).
 set -euo pipefail
-PORT=${PGPORT_FOR_TESTS:-55432}
+# A free port unless one is given (other servers may run on this machine).
+PORT=${PGPORT_FOR_TESTS:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 case "${1:-start}" in
   start)

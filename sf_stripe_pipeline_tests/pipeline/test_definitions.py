@@ -102,7 +102,8 @@ def test_the_readme_demo_then_a_second_sync_writes_nothing(tmp_path: Path) -> No
 
 
 def test_dg_launch_runs_a_partition_range_and_a_manual_sync_as_the_readme_says(demo_org, tmp_path: Path) -> None:
-    """README: `dg launch --job sync_job --partition-range A...B` and `dg launch --job manual_sync_job --config-json`."""
+    """README: `dg launch --job sync_job --partition-range A...B`, `--partition DAY`, and
+    `dg launch --job manual_sync_job --config-json`."""
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     env = _env(
@@ -112,22 +113,24 @@ def test_dg_launch_runs_a_partition_range_and_a_manual_sync_as_the_readme_says(d
     [order, *_] = demo_org.unamended_new_orders()
 
     ranged = _run([str(BIN / "dg"), "launch", "--job", "sync_job", "--partition-range", "2025-03-01...2025-03-10"], env)
+    one_day = _run([str(BIN / "dg"), "launch", "--job", "sync_job", "--partition", "2025-03-09"], env)
     manual = _run(
         [str(BIN / "dg"), "launch", "--job", "manual_sync_job", "--config-json", f'{{"order_ids": ["{order["Id"]}"]}}'],
         env,
     )
 
-    assert ranged.returncode == 0, ranged.stdout + ranged.stderr
-    assert manual.returncode == 0, manual.stdout + manual.stderr
+    for launched in (ranged, one_day, manual):
+        assert launched.returncode == 0, launched.stdout + launched.stderr
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        runs = {run.job_name: run for run in instance.get_runs()}
-        assert runs["sync_job"].tags["dagster/asset_partition_range_start"] == "2025-03-01"
-        assert [run.status for run in runs.values()] == [dg.DagsterRunStatus.SUCCESS] * 2
+        runs = instance.get_runs()
+        assert [run.job_name for run in runs] == ["manual_sync_job", "sync_job", "sync_job"]
+        assert runs[2].tags["dagster/asset_partition_range_start"] == "2025-03-01"
+        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
         scopes = [
             record.asset_materialization.metadata["scope"].value
-            for record in instance.fetch_materializations(APPLIED_SYNC, limit=2).records
+            for record in instance.fetch_materializations(APPLIED_SYNC, limit=3).records
         ]
-    assert scopes == [f"orders {order['Id']}", "2025-03-01...2025-03-10"]
+    assert scopes == [f"orders {order['Id']}", "2025-03-09", "2025-03-01...2025-03-10"]
     assert demo_org.stripe_id("Order", order["Id"]).startswith("sub_sched_")
 
 
