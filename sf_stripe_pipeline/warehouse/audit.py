@@ -93,14 +93,6 @@ def append(conn: duckdb.DuckDBPyConnection, audit: Sequence[dict[str, Any]]) -> 
     append_rows(conn, TABLE.name, pd.DataFrame(list(audit), columns=COLUMNS))
 
 
-def stripe_rows_of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
-    return fetch_dicts(
-        conn,
-        f"SELECT operation, stripe_object, status FROM {TABLE.qualified} WHERE run_id = ? AND stripe_object IS NOT NULL",
-        [run_id],
-    )
-
-
 def operations_of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
     """The Stripe writes and Salesforce write-backs of one run (not its rejections), in the order recorded."""
     return fetch_dicts(

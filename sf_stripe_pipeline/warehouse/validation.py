@@ -74,11 +74,3 @@ def quarantined(conn: duckdb.DuckDBPyConnection) -> list[tuple[Contract, list[Vi
 
 def quarantined_count(conn: duckdb.DuckDBPyConnection) -> int:
     return conn.execute(f"SELECT count(*) FROM {TABLE.qualified} WHERE status = ?", [QUARANTINED]).fetchone()[0]
-
-
-def of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
-    """(contract_key, status, violations as dicts) of one run, for its summary."""
-    rows = fetch_dicts(
-        conn, f"SELECT contract_key, status, violations FROM {TABLE.qualified} WHERE run_id = ?", [run_id]
-    )
-    return [{**row, "violations": json.loads(row["violations"])} for row in rows]
