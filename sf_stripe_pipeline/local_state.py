@@ -26,14 +26,16 @@ def check_warehouse(path: Path | None = None) -> None:
         return
     try:
         with duckdb.connect(str(path), read_only=True) as conn:
-            _, _, block_size, total_blocks, *_ = conn.execute("PRAGMA database_size").fetchone()
+            _, _, block_size, _, used_blocks, *_ = conn.execute("PRAGMA database_size").fetchone()
     except duckdb.Error as problem:
         if "lock" in str(problem).lower():
             return
         raise _damaged(path, " ".join(str(problem).split())[:200]) from None
-    expected = DUCKDB_HEADER_BYTES + block_size * total_blocks
-    if path.stat().st_size < expected:  # a truncated file opens, and fails only when a missing block is read
-        raise _damaged(path, f"{path.stat().st_size:,} bytes where its blocks need {expected:,}: truncated")
+    # A truncated file opens, and fails only when a missing block is read. A whole file holds every block in use
+    # (free blocks at its end may be cut off, so only used ones count).
+    needed = DUCKDB_HEADER_BYTES + block_size * used_blocks
+    if path.stat().st_size < needed:
+        raise _damaged(path, f"{path.stat().st_size:,} bytes where its blocks in use need {needed:,}: truncated")
 
 
 def _damaged(path: Path, reason: str) -> LocalStateError:

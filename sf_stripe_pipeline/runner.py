@@ -217,17 +217,31 @@ def summarise(instance: dg.DagsterInstance, run_id: str, job_name: str, scope: s
         summary.failures = table_rows(errors.metadata["failed_operations"])
     if (limits := checks.get(PLAN_LIMITS_CHECK)) is not None and not limits.passed:
         summary.plan_refusal = limits.description
-    if not summary.success:
+    if summary.exit_code == EXIT_FAILED_OPERATIONS:
+        first = summary.failures[0] if summary.failures else {}
+        summary.failure = _not_applied(summary) + (
+            f"; first: {first['operation']} ({first['record']}): {first['message']}" if first else ""
+        )
+    elif not summary.success:
         summary.failure = summary.plan_refusal or instance_runs.first_error(instance, run_id) or "the run failed"
     return summary
 
 
+def _not_applied(summary: RunSummary) -> str:
+    """"2 of 187 operations failed, 3 more skipped (...)": what the APIs refused, and what could not run after it."""
+    failed, skipped, total = summary.failed_operations, summary.skipped_operations, summary.operations
+    parts = [f"{failed} of {total} operations failed"] if failed else []
+    if skipped:
+        counted = "more" if failed else f"of {total}"
+        parts.append(f"{skipped} {counted} operations skipped (they need objects that did not sync)")
+    return ", ".join(parts)
+
+
 def _headline(summary: RunSummary) -> str:
     if summary.exit_code == EXIT_FAILED_OPERATIONS:
-        skipped = f", {summary.skipped_operations} skipped after them" if summary.skipped_operations else ""
         return (
-            f"FAILED: {summary.failed_operations} of {summary.operations} operations failed{skipped}; see the "
-            f"failures below, sync.sync_records (run_id = '{summary.run_id}'), or the no_sync_errors check in the UI"
+            f"FAILED: {_not_applied(summary)}; see the list below, sync.sync_records (run_id = '{summary.run_id}'), "
+            "or the no_sync_errors check in the UI"
         )
     if not summary.success:
         return f"FAILED: {summary.failure}"

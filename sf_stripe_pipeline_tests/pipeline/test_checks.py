@@ -18,6 +18,7 @@ from sf_stripe_pipeline.defs.sync.assets import (
     VALIDATED_CONTRACTS,
 )
 from sf_stripe_pipeline.sandbox.demo_org import DemoCase
+from sf_stripe_pipeline.sandbox.stripe.faults import FAULTS_ENV_VAR as STRIPE_FAULTS
 
 from .conftest import SyncedOrg
 
@@ -102,3 +103,22 @@ def test_a_schema_check_executes_on_its_own_and_names_the_failing_record(demo_or
     assert failure.data["Id"] == coupon_id and failure.data["failure_case"] == "sometimes"
     assert not result.get_asset_materialization_events(), "executing a check extracts nothing"
     assert len(demo_org.salesforce.request_log()) == requests_before
+
+
+def test_failed_operations_fail_the_run_through_no_sync_errors(
+    demo_org: SyncedOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(STRIPE_FAULTS, '{"fail_after_writes": 70}')
+
+    result = defs().resolve_job_def("sync_job").execute_in_process(raise_on_error=False)
+
+    assert not result.success, "a run with failed operations is never green"
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_sync_errors"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    failed = check.metadata["failed"].value
+    assert failed > 0 and check.description.startswith(f"{failed} of ")
+    rows = [record.data for record in check.metadata["failed_operations"].records]
+    assert any("Injected fault: writes fail after 70 executed writes" in row["message"] for row in rows)
+    [applied] = [e for e in result.get_asset_materialization_events() if e.asset_key == APPLIED_SYNC]
+    metadata = applied.materialization.metadata
+    assert (metadata["failed"].value, metadata["rejected"].value) == (failed, 5), "API failures apart from rejections"

@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "sf-stripe-pipeline")
 SLOW_STRIPE = '{"latency_seconds": 0.2}'
 """Slows the apply enough to act on a run while it writes."""
+SLOWER_STRIPE = '{"latency_seconds": 1.0}'
+"""Slows it enough for a second CLI to load the code location and queue behind it (the run is cancelled)."""
 
 
 def _instance(dagster_home: Path) -> dg.DagsterInstance:
@@ -99,35 +101,6 @@ def test_the_demo_and_a_manual_sync_run_through_the_instance_on_sqlite_and_postg
     assert scopes[0] == f"orders {order['Id']}" and "..." in scopes[1], "the manual sync overwrote no day's scope"
 
 
-def test_cli_runs_carry_their_origin_and_a_run_with_failed_operations_is_not_green(
-    demo_org: SyncedOrg, sqlite_dagster_home: Path
-) -> None:
-    failing = _sync(**{STRIPE_FAULTS: '{"fail_after_writes": 70}'})
-    clean = _sync()
-
-    assert failing.returncode == 3, failing.stdout + failing.stderr
-    assert failing.stdout.startswith("FAILED: ")
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "Submitted run " in clean.stderr and "run succeeded" in clean.stderr, "progress from the event log"
-    with _instance(sqlite_dagster_home) as instance:
-        runs = sorted(instance.get_runs(), key=lambda run: instance.get_run_record_by_id(run.run_id).create_timestamp)
-        assert [run.status for run in runs] == [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS]
-        for run in runs:
-            assert run.job_name == "sync_job"
-            assert run.remote_job_origin.location_name == "sf_stripe_pipeline"
-            assert run.remote_job_origin.repository_origin.repository_name == "__repository__"
-            assert run.tags["dagster/code_location"] == "sf_stripe_pipeline"
-        check = dg.AssetCheckKey(APPLIED_SYNC, "no_sync_errors")
-        [failed_check] = [
-            record.event_log_entry.dagster_event.event_specific_data
-            for record in instance.get_records_for_run(runs[0].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
-            if record.event_log_entry.dagster_event.event_specific_data.asset_check_key == check
-        ]
-        assert not failed_check.passed and failed_check.severity == dg.AssetCheckSeverity.ERROR
-        assert failed_check.metadata["failed"].value > 0
-        assert failed_check.metadata["failed_operations"].records
-
-
 def test_a_sigkilled_sync_is_reaped_by_the_next_one_instead_of_wedging_it(
     demo_org: SyncedOrg, sqlite_dagster_home: Path, tmp_path: Path, stop_later: list[subprocess.Popen]
 ) -> None:
@@ -153,7 +126,7 @@ def test_a_sigkilled_sync_is_reaped_by_the_next_one_instead_of_wedging_it(
 def test_a_waiting_sync_names_the_run_it_waits_for_and_both_stop_cleanly_on_sigterm_and_sigint(
     demo_org: SyncedOrg, sqlite_dagster_home: Path, tmp_path: Path, stop_later: list[subprocess.Popen]
 ) -> None:
-    first = _start_sync(tmp_path / "first.log", **{STRIPE_FAULTS: SLOW_STRIPE})
+    first = _start_sync(tmp_path / "first.log", **{STRIPE_FAULTS: SLOWER_STRIPE})
     stop_later.append(first)
     with _instance(sqlite_dagster_home) as instance:
         running = _wait_for(lambda: _run_applying(instance), "the first run to apply")
