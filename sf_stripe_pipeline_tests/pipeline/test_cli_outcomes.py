@@ -10,6 +10,7 @@ import pytest
 
 from sf_stripe_pipeline import home
 from sf_stripe_pipeline.cli import main
+from sf_stripe_pipeline.core.config import ConfigError
 from sf_stripe_pipeline.sandbox.salesforce.faults import FAULTS_ENV_VAR as SALESFORCE_FAULTS
 from sf_stripe_pipeline.sandbox.stripe.faults import FAULTS_ENV_VAR as STRIPE_FAULTS
 
@@ -130,3 +131,23 @@ def test_the_plan_limit_says_how_to_allow_a_large_sync_and_the_flag_allows_it(
     assert main(["sync", "--max-operations", str(planned)]) == 0
     assert capsys.readouterr().out.startswith("OK: every operation applied")
     assert _writes(demo_org)[0] > 0
+
+
+def test_a_bad_config_is_answered_one_line_per_problem_with_exit_2(
+    demo_org: SyncedOrg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("start_date: 2025-01-01\nlimits:\n  max_operations_per_run: 0\nlive_sync:\n  interval_minutes: 0\n")
+    monkeypatch.setenv(home.CONFIG_ENV_VAR, str(config))
+
+    code = main(["sync"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 2 and "Traceback" not in err
+    assert all(line.startswith(f"sf-stripe-pipeline: error: {config}: ") for line in lines)
+    assert {line.split(": ")[3] for line in lines} == {"limits.max_operations_per_run", "live_sync.interval_minutes"}
+    assert _writes(demo_org) == (0, 0)
+    with pytest.raises(ConfigError):  # --debug: the traceback, for a bug report
+        main(["--debug", "sync"])
