@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import requests
 
@@ -75,6 +76,11 @@ def _stop(process: subprocess.Popen, grace: float = 30) -> None:
 @pytest.fixture
 def deployed(demo_org: SyncedOrg, dagster_home: Path, tmp_path: Path) -> Iterator[Dagster]:
     env = dict(os.environ)  # the daemon launches the runs: they get its SF_STRIPE_HOME, config and pinned clock
+    # Create the storage once, here: two processes creating a fresh SQLite instance at once race on its schema.
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.fetch_run_status_changes(dg.DagsterEventType.RUN_SUCCESS, limit=1)
     port = _free_port()
     daemon = _start([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, tmp_path / "daemon.log")
     webserver = _start(
