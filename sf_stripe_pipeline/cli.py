@@ -7,11 +7,16 @@ a browser or a client in another process can look at them. State lives under `$S
 
 Each command group registers itself on the top-level parser in its own function, so `build_parser()` can
 grow more groups (demo, sync) without touching the sandbox commands.
+
+Exit codes: 0 everything applied (rejected contracts are listed, not errors); 1 the run failed or was stopped;
+2 a configuration, usage or local-state error (one line each, before anything is written; `--debug` shows the
+traceback); 3 the run completed but some Stripe or Salesforce operations failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections import Counter
@@ -29,9 +34,12 @@ from sf_stripe_pipeline.sandbox.demo_org import (
     demo_case_index,
     generate_demo_org,
 )
+from sf_stripe_pipeline.core.config import ConfigError
+from sf_stripe_pipeline.local_state import LocalStateError, check_warehouse
 from sf_stripe_pipeline.sandbox.salesforce import API_VERSION, SalesforceSandbox, SandboxStateError
 from sf_stripe_pipeline.sandbox.snapshot import SnapshotError, load_snapshot_into, write_snapshot
 from sf_stripe_pipeline.sandbox.stripe import SANDBOX_API_KEY, StripeSandbox
+from sf_stripe_pipeline.sandbox.stripe.store import SandboxStateError as StripeSandboxStateError
 from sf_stripe_pipeline.sandbox.transport import serve
 
 PROG = "sf-stripe-pipeline"
@@ -39,6 +47,7 @@ DEFAULT_SERVE_PORT = 8420
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2  # argparse's own code for a usage error
+EXIT_FAILED_OPERATIONS = 3
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -62,6 +71,12 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date like 2025-03-10, got {text!r}") from None
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65534:
         raise argparse.ArgumentTypeError(f"--port must be 0 (any free ports) or 1-65534, got {text!r}")
@@ -69,7 +84,12 @@ def _port(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Sync Salesforce CPQ into Stripe Billing.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Sync Salesforce CPQ into Stripe Billing.",
+        epilog="Exit codes: 0 everything applied (rejections listed); 1 run failed or stopped; 2 configuration, "
+        "usage or local-state error; 3 run completed with failed operations.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_sync_commands(commands)
     _add_sandbox_commands(commands)
@@ -85,6 +105,7 @@ def _add_sync_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--orders", type=_demo_order_count, default=DEFAULT_ORDERS,
                       help=f"number of demo orders (default {DEFAULT_ORDERS}, at least {MIN_DEMO_ORDERS})")
     demo.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    demo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     demo.set_defaults(handler=_demo)
 
     sync = commands.add_parser(
@@ -97,18 +118,29 @@ def _add_sync_commands(commands: argparse._SubParsersAction) -> None:
     sync.add_argument("--from", dest="from_date", type=_iso_date, default=None, metavar="DATE",
                       help="first partition (YYYY-MM-DD) instead of the config's start date: a backfill")
     sync.add_argument("--dry-run", action="store_true", help="plan only: show what would change, write nothing")
+    sync.add_argument("--max-operations", type=_positive, default=None, metavar="N",
+                      help="allow up to N Stripe operations in this run (e.g. a large first sync) instead of the "
+                      "config's limits.max_operations_per_run")
+    sync.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sync.set_defaults(handler=_sync)
 
 
 # ---------------------------------------------------------------------------------------------- sync
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _sync(args: argparse.Namespace) -> int:
     from sf_stripe_pipeline.runner import format_summary, run_sync  # loads Dagster: only when syncing
 
-    summary = run_sync(order_ids=args.order_ids, from_date=args.from_date, dry_run=args.dry_run)
+    summary = run_sync(
+        order_ids=args.order_ids, from_date=args.from_date, dry_run=args.dry_run,
+        max_operations=args.max_operations, show=_progress,
+    )
     print(format_summary(summary))
-    return EXIT_OK if summary.success else EXIT_RUN_FAILED
+    return summary.exit_code
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -118,13 +150,14 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"demo always runs on the sandboxes, but {', '.join(real)} is set: unset it, or use `{PROG} sync`.",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    check_warehouse()  # before the reset: a damaged warehouse is refused with nothing changed
     org = _reset_sandboxes(args.orders, args.seed, clock.now().date())
-    summary = run_sync()
+    summary = run_sync(show=_progress)
     cases = demo_case_index(org)
     summary.rejected = [(f"{key} ({cases.get(key, 'order')})", reasons) for key, reasons in summary.rejected]
     print()
     print(format_summary(summary))
-    return EXIT_OK if summary.success else EXIT_RUN_FAILED
+    return summary.exit_code
 
 
 def _add_sandbox_commands(commands: argparse._SubParsersAction) -> None:
@@ -156,13 +189,38 @@ def _add_sandbox_commands(commands: argparse._SubParsersAction) -> None:
     serve_parser.set_defaults(handler=_sandbox_serve)
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # stop like Ctrl-C: a run this command submitted is cancelled first
+
+
+def _error(message: object) -> None:
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         return handler(args)
-    except SandboxStateError as problem:  # one line naming the file and the recovery, not a traceback
-        print(f"{PROG}: error: {problem}", file=sys.stderr)
+    except ConfigError as problem:  # one line per problem: file, key and reason
+        if args.debug:
+            raise
+        for key_path, reason in problem.problems:
+            _error(f"{problem.source}: {key_path or '<root>'}: {reason}")
+        return EXIT_BAD_INPUT
+    except (SandboxStateError, StripeSandboxStateError, LocalStateError) as problem:  # names the file and the fix
+        if args.debug:
+            raise
+        _error(problem)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{PROG}: stopped", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except Exception as problem:  # noqa: BLE001 - the command line answers in one line; --debug shows the rest
+        if args.debug:
+            raise
+        _error(f"{type(problem).__name__}: {problem} (run with --debug for the traceback)")
         return EXIT_RUN_FAILED
 
 

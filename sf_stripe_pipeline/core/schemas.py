@@ -17,6 +17,7 @@ from pandera.typing import Series
 
 from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS
 from sf_stripe_pipeline.core.stripe_limits import SUPPORTED_CURRENCIES
+from sf_stripe_pipeline.core.catalogue_schemas import catalogue_schema
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 Text = Series[str]
@@ -230,10 +231,11 @@ def records_frame(sobject: str, records: Iterable[Mapping[str, Any]]) -> pd.Data
 
 
 def schema_failures(sobject: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per failing value: columns Id, column, check, failure_case (from pandera's lazy SchemaErrors)."""
+    """One row per failing value: columns Id, column, check, failure_case (from pandera's lazy SchemaErrors).
+    Objects without a schema here are checked against the one derived from the catalogue."""
     frame = frame.reset_index(drop=True)
     try:
-        SCHEMAS[sobject].validate(frame, lazy=True)
+        (SCHEMAS.get(sobject) or catalogue_schema(sobject)).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
     else:

@@ -4,16 +4,13 @@ variables that are set are wired in: unset Salesforce or Stripe credentials mean
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import dagster as dg
-import duckdb
-from dagster_duckdb import DuckDBResource
 
 from sf_stripe_pipeline import home
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
+from sf_stripe_pipeline.defs.warehouse_resource import WarehouseResource
 
 SALESFORCE_ENV = {
     "instance_url": "SF_INSTANCE_URL",
@@ -26,20 +23,6 @@ SALESFORCE_ENV = {
     "domain": "SF_DOMAIN",
 }
 STRIPE_ENV = {"api_key": "STRIPE_API_KEY", "api_base": "STRIPE_API_BASE"}
-
-
-class WarehouseResource(DuckDBResource):
-    """DuckDBResource whose connection is closed when the step using it fails as well: the parent closes it only
-    after a success, and a connection left open makes every later `duckdb.connect` of the file with another
-    configuration fail in this process (issue 12.5: the run summary then failed instead of naming the run's error)."""
-
-    @contextmanager
-    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with super().get_connection() as conn:
-            try:
-                yield conn
-            finally:
-                conn.close()
 
 
 def _env_fields(fields: dict[str, str]) -> dict[str, dg.EnvVar]:

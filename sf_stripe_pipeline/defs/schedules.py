@@ -1,4 +1,4 @@
-"""Live sync: re-sync the current (today's) partition every `live_sync.interval_minutes` minutes.
+"""Live sync: re-sync today's activation day (a partition of `sync_job`) every `live_sync.interval_minutes` minutes.
 
 `live_sync.enabled` in the config turns it on or off: it sets the schedule's default status, and a tick while it
 is off is skipped with the reason, so the config stays the source of truth. Manual sync works either way.
@@ -10,7 +10,7 @@ import dagster as dg
 
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.jobs import sync_job
-from sf_stripe_pipeline.defs.sync.assets import SYNC_PARTITIONS
+from sf_stripe_pipeline.defs.sync.scope import SYNC_PARTITIONS
 
 
 def interval_cron(minutes: int) -> str:

@@ -100,9 +100,11 @@ def append(conn: duckdb.DuckDBPyConnection, audit: Sequence[dict[str, Any]]) -> 
     append_rows(conn, TABLE.name, pd.DataFrame(list(audit), columns=COLUMNS))
 
 
-def stripe_rows_of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
+def operations_of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
+    """The Stripe writes and Salesforce write-backs of one run (not its rejections), in the order recorded."""
     return fetch_dicts(
         conn,
-        f"SELECT operation, stripe_object, status FROM {TABLE.qualified} WHERE run_id = ? AND stripe_object IS NOT NULL",
+        f"""SELECT operation, stripe_object, stripe_id, sf_object, sf_id, status, message FROM {TABLE.qualified}
+        WHERE run_id = ? AND operation <> 'reject' ORDER BY recorded_at""",
         [run_id],
     )

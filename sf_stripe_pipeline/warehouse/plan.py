@@ -66,7 +66,3 @@ def load_operations(conn: duckdb.DuckDBPyConnection) -> list[PlannedOperation]:
 def load_notes(conn: duckdb.DuckDBPyConnection) -> list[PlanningNote]:
     rows = fetch_dicts(conn, f"SELECT {', '.join(NOTE_COLUMNS)} FROM {NOTES.qualified}")
     return [PlanningNote(**{**row, "contract_keys": tuple(row["contract_keys"] or ())}) for row in rows]
-
-
-def operations_of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
-    return fetch_dicts(conn, f"SELECT operation, stripe_object FROM {TABLE.qualified} WHERE run_id = ?", [run_id])

@@ -137,13 +137,3 @@ def quarantined_count(conn: duckdb.DuckDBPyConnection) -> int:
     """Contracts with a failing order (partly synced or not at all)."""
     return conn.execute(f"SELECT count(*) FROM {TABLE.qualified} WHERE failing_order_id IS NOT NULL").fetchone()[0]
 
-
-def of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
-    """(contract_key, status, violations as dicts, failing_order_id, synced_order_ids) of one run, for its summary."""
-    rows = fetch_dicts(
-        conn,
-        f"SELECT contract_key, status, violations, failing_order_id, synced_order_ids FROM {TABLE.qualified} "
-        "WHERE run_id = ?",
-        [run_id],
-    )
-    return [{**row, "violations": json.loads(row["violations"])} for row in rows]

@@ -1,6 +1,7 @@
 """A start date long before the org's first order is fine (issue 10.5), and costs no per-day work: a backfill from
-it runs as one partition whose window starts at that date (`SyncScopeConfig.since`), so Dagster records one
-materialization per asset instead of one per asset and day (a range from 2000 would be about 9,800 days)."""
+it is one run whose window starts at that date (`SyncScopeConfig.from_date`), and the sync assets are not partitioned,
+so Dagster records one materialization per asset instead of one per asset and day (a range from 2000 would be about
+9,800 days)."""
 
 from __future__ import annotations
 
@@ -18,17 +19,16 @@ import json, sys
 import dagster as dg
 from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.definitions import defs
-from sf_stripe_pipeline.defs.sync.assets import SYNC_PARTITIONS, VALIDATED_CONTRACTS
+from sf_stripe_pipeline.defs.jobs import scope_run_config
+from sf_stripe_pipeline.defs.sync.scope import SYNC_PARTITIONS
 from sf_stripe_pipeline.sandbox.demo_org import generate_demo_org
 from sf_stripe_pipeline_tests.sandbox_clients import SandboxClients
 from pathlib import Path
 
 clients = SandboxClients.at(Path(sys.argv[1]))
 clients.salesforce.replace_org(generate_demo_org(28, seed=7, as_of=clock.now().date()))
-today = SYNC_PARTITIONS.get_partition_key_for_timestamp(clock.now().timestamp())
-scope = {"ops": {VALIDATED_CONTRACTS.to_python_identifier(): {"config": {"since": sys.argv[2]}}}}
 result = defs().resolve_job_def("sync_job").execute_in_process(
-    partition_key=today, run_config=scope, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    run_config=scope_run_config(from_date=sys.argv[2]), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
 )
 materialized = [event.asset_key.to_user_string() for event in result.all_events
                 if event.event_type_value == "ASSET_MATERIALIZATION"]
@@ -42,7 +42,7 @@ print(json.dumps({
 """
 
 
-def test_a_start_date_decades_before_the_first_order_syncs_in_one_partition(tmp_path: Path) -> None:
+def test_a_start_date_decades_before_the_first_order_syncs_in_one_run(tmp_path: Path) -> None:
     config = tmp_path / "sf_stripe.yaml"
     config.write_text(
         "start_date: 2000-01-01\n"
@@ -67,8 +67,8 @@ def test_a_start_date_decades_before_the_first_order_syncs_in_one_partition(tmp_
     assert outcome["synced_orders"] >= 20  # the demo org's valid orders, all activated in the last 60 days
 
 
-def test_the_job_exposes_the_since_setting() -> None:
+def test_the_job_exposes_the_from_date_setting() -> None:
     job = defs().resolve_job_def("sync_job")
     fields = job.run_config_schema.config_type.fields["ops"].config_type.fields
     validated = next(name for name in fields if name.endswith("validated_contracts"))
-    assert "since" in fields[validated].config_type.fields["config"].config_type.fields
+    assert "from_date" in fields[validated].config_type.fields["config"].config_type.fields

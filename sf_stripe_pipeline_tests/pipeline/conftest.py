@@ -6,6 +6,9 @@ the demo org generated "as of" that day has its orders activated over the preced
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -80,3 +83,68 @@ def synced_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sync
         summary = run_sync()
     assert summary.success, summary.failure
     yield synced, summary
+
+
+REPO = Path(__file__).resolve().parents[2]
+POSTGRES_URL_ENV = "DAGSTER_PG_URL"
+"""A PostgreSQL server for the instance tests: `postgresql+psycopg2://USER@HOST:PORT/DB` (.ci/run starts one)."""
+
+
+def postgres_dagster_yaml() -> str:
+    """The project's dagster.yaml with its commented PostgreSQL storage block switched on, as the README says."""
+    lines = (REPO / "dagster.yaml").read_text().splitlines()
+    start = lines.index("# storage:")
+    block = [line.removeprefix("# ") for line in lines[start:] if line.startswith("# ")]
+    return "\n".join([*lines[:start], *block, ""])
+
+
+@pytest.fixture
+def postgres_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of `DAGSTER_PG_URL`, exported as `DAGSTER_PG_URL` for this test."""
+    server_url = os.environ.get(POSTGRES_URL_ENV)
+    if not server_url:
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_URL_ENV} (.ci/run starts one with .ci/postgres.sh)")
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    server = make_url(server_url)
+    name = f"dagster_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(
+        host=server.host, port=server.port, user=server.username, password=server.password, dbname=server.database
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    url = server.set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv(POSTGRES_URL_ENV, url)
+    try:
+        yield url
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def dagster_home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch `DAGSTER_HOME` holding the project's dagster.yaml (run queue, pools): its SQLite storage, or the
+    commented PostgreSQL storage switched on against a fresh database."""
+    path = tmp_path / "dagster_home"
+    path.mkdir()
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_url")
+        (path / "dagster.yaml").write_text(postgres_dagster_yaml())
+    else:
+        shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def sqlite_dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`dagster_home` on SQLite only, for tests that do not depend on the storage."""
+    path = tmp_path / "dagster_home"
+    path.mkdir()
+    shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(path))
+    return path

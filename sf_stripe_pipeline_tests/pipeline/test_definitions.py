@@ -18,10 +18,10 @@ from sf_stripe_pipeline.defs.sync.assets import (
     ACTUAL_STATE,
     APPLIED_SYNC,
     DESIRED_STATE,
-    SYNC_PARTITIONS,
     SYNC_PLAN,
     VALIDATED_CONTRACTS,
 )
+from sf_stripe_pipeline.defs.sync.scope import SYNC_PARTITIONS
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 from sf_stripe_pipeline.core import ConfigError, load_config
 
@@ -51,11 +51,15 @@ def test_the_definitions_have_the_documented_shape() -> None:
     graph = definitions.resolve_asset_graph()
     assert set(graph.get_all_asset_keys()) == {*EXTRACT_KEYS.values(), *SYNC_ASSETS}
     assert len(EXTRACT_KEYS) == len(SOBJECTS) == 21  # with the five consumption-schedule objects (F19)
-    for key in SYNC_ASSETS:
+    for key in [*SYNC_ASSETS, *EXTRACT_KEYS.values()]:
         node = graph.get(key)
-        assert node.partitions_def == SYNC_PARTITIONS
+        assert node.partitions_def is None, "the days are partitions of sync_job, not of its assets"
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
     assert SYNC_PARTITIONS.start.date().isoformat() == "2025-01-01"
+    assert definitions.resolve_job_def("sync_job").partitions_def == SYNC_PARTITIONS
+    assert definitions.resolve_job_def("manual_sync_job").partitions_def is None
+    for job in definitions.get_repository_def().get_all_jobs():  # the executor is set once, for the location
+        assert job.executor_def.name == "in_process", job.name
     assert graph.get(APPLIED_SYNC).pools == {"stripe_api"}
     assert graph.get(EXTRACT_KEYS["Order"]).pools == {"salesforce_api"}
     assert {job.name for job in definitions.jobs} >= {"sync_job", "plan_job", "manual_sync_job"}
@@ -95,6 +99,39 @@ def test_the_readme_demo_then_a_second_sync_writes_nothing(tmp_path: Path) -> No
     assert "Stripe sandbox write requests during the run: 0" in again.stdout
     assert "Salesforce sandbox write requests during the run: 0" in again.stdout
     assert f"Contracts synced: {synced}" in again.stdout
+
+
+def test_dg_launch_runs_a_partition_range_and_a_manual_sync_as_the_readme_says(demo_org, tmp_path: Path) -> None:
+    """README: `dg launch --job sync_job --partition-range A...B`, `--partition DAY`, and
+    `dg launch --job manual_sync_job --config-json`."""
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    env = _env(
+        SF_STRIPE_HOME=os.environ["SF_STRIPE_HOME"], SF_STRIPE_CONFIG=os.environ["SF_STRIPE_CONFIG"],
+        SF_STRIPE_SANDBOX_NOW=os.environ["SF_STRIPE_SANDBOX_NOW"], DAGSTER_HOME=str(dagster_home),
+    )
+    [order, *_] = demo_org.unamended_new_orders()
+
+    ranged = _run([str(BIN / "dg"), "launch", "--job", "sync_job", "--partition-range", "2025-03-01...2025-03-10"], env)
+    one_day = _run([str(BIN / "dg"), "launch", "--job", "sync_job", "--partition", "2025-03-09"], env)
+    manual = _run(
+        [str(BIN / "dg"), "launch", "--job", "manual_sync_job", "--config-json", f'{{"order_ids": ["{order["Id"]}"]}}'],
+        env,
+    )
+
+    for launched in (ranged, one_day, manual):
+        assert launched.returncode == 0, launched.stdout + launched.stderr
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs()
+        assert [run.job_name for run in runs] == ["manual_sync_job", "sync_job", "sync_job"]
+        assert runs[2].tags["dagster/asset_partition_range_start"] == "2025-03-01"
+        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+        scopes = [
+            record.asset_materialization.metadata["scope"].value
+            for record in instance.fetch_materializations(APPLIED_SYNC, limit=3).records
+        ]
+    assert scopes == [f"orders {order['Id']}", "2025-03-09", "2025-03-01...2025-03-10"]
+    assert demo_org.stripe_id("Order", order["Id"]).startswith("sub_sched_")
 
 
 def test_extraction_stops_when_the_salesforce_api_budget_is_spent(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.definitions import defs
-from sf_stripe_pipeline.defs.sync.assets import APPLIED_SYNC, SYNC_PARTITIONS
+from sf_stripe_pipeline.defs.sync.assets import APPLIED_SYNC, VALIDATED_CONTRACTS
 from sf_stripe_pipeline.runner import run_sync
 from sf_stripe_pipeline.sandbox.demo_org import DemoCase
 
@@ -56,9 +56,40 @@ def test_a_backfill_over_a_partition_range_syncs_exactly_the_contracts_activated
     synced = _synced_order_ids(demo_org)
     assert inside and inside <= synced
     assert not synced & outside
-    expected_keys = {key for key in SYNC_PARTITIONS.get_partition_keys() if first.isoformat() <= key <= last.isoformat()}
-    assert instance.get_materialized_partitions(APPLIED_SYNC) == expected_keys
+    for key in (VALIDATED_CONTRACTS, APPLIED_SYNC):  # the range's totals say which range they are
+        [record] = instance.fetch_materializations(key, limit=1).records
+        assert record.asset_materialization.metadata["scope"].value == f"{first.isoformat()}...{last.isoformat()}"
     assert len(instance.get_runs()) == 1, "a partition range is one run (single-run backfill policy)"
+
+
+def test_a_job_partition_syncs_the_contracts_activated_that_day(demo_org: SyncedOrg) -> None:
+    [order, *_] = demo_org.unamended_new_orders()
+    day = _activated(order).date().isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = defs().resolve_job_def("sync_job").execute_in_process(instance=instance, partition_key=day)
+
+    assert result.success
+    same_day = {other["Id"] for other in demo_org.orders(*DemoCase) if _activated(other).date().isoformat() == day}
+    assert order["Id"] in _synced_order_ids(demo_org) <= same_day
+    [record] = instance.fetch_materializations(APPLIED_SYNC, limit=1).records
+    assert record.asset_materialization.metadata["scope"].value == day
+
+
+def test_the_manual_job_requires_order_ids_and_refuses_unknown_ones(demo_org: SyncedOrg) -> None:
+    job = defs().resolve_job_def("manual_sync_job")
+    fields = job.run_config_schema.config_type.fields
+    assert fields["order_ids"].is_required, "the Launchpad scaffolds order_ids"
+    assert not fields["max_operations"].is_required
+
+    result = job.execute_in_process(run_config={"order_ids": ["801000000000NOPE"]}, raise_on_error=False)
+
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    assert failure.step_failure_data.user_failure_data.description == (
+        "order_ids not found in the extracted Salesforce Orders: 801000000000NOPE"
+    )
+    assert not demo_org.stripe_sandbox.request_log(), "nothing reached Stripe"
 
 
 def test_a_manual_sync_of_one_order_works_while_live_sync_is_off(demo_org: SyncedOrg) -> None:
@@ -102,3 +133,19 @@ def test_live_sync_resyncs_todays_partition_when_on(tmp_path, monkeypatch: pytes
     assert isinstance(tick, dg.RunRequest)
     assert tick.partition_key == "2025-03-10"
     assert tick.tags["sf_stripe/mode"] == "live"
+
+
+def test_applied_sync_goes_stale_after_missed_live_sync_intervals_only_while_live_sync_is_on(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sf_stripe_pipeline.defs.sync.assets import live_sync_freshness
+
+    assert defs().resolve_asset_graph().get(APPLIED_SYNC).freshness_policy is None, "live sync is off here"
+    config = tmp_path / "live.yaml"
+    config.write_text("start_date: 2025-01-01\nlive_sync:\n  enabled: true\n  interval_minutes: 15\n")
+    monkeypatch.setenv("SF_STRIPE_CONFIG", str(config))
+
+    policy = live_sync_freshness()
+
+    windows = (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta())
+    assert windows == (timedelta(minutes=20), timedelta(minutes=35)), "one missed interval warns, two fail"

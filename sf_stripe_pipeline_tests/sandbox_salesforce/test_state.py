@@ -92,7 +92,7 @@ def test_the_cli_names_the_damage_and_reset_recovers(store_root: Path, monkeypat
     store_root.rename(root)
     random_page_in_the_middle(root / DATABASE_FILE)
 
-    assert main(["sandbox", "export-org", str(tmp_path / "export")]) == 1
+    assert main(["sandbox", "export-org", str(tmp_path / "export")]) == 2  # a local-state error: exit 2, one line
     error = capsys.readouterr().err
     assert error.startswith(f"sf-stripe-pipeline: error: {root / DATABASE_FILE}: the Salesforce sandbox's store is")
     assert error.count("\n") == 1

@@ -1,0 +1,45 @@
+"""Checks of the local state a sync starts from, made before anything is written anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from sf_stripe_pipeline import home
+
+
+DUCKDB_HEADER_BYTES = 3 * 4096
+"""DuckDB's file header and its two database headers, before the first block."""
+
+
+class LocalStateError(RuntimeError):
+    """Local state the sync cannot start from; the message is one line naming the file and the recovery."""
+
+
+def check_warehouse(path: Path | None = None) -> None:
+    """Refuse a damaged `warehouse.duckdb` (truncated, garbage, half-written) in a second, not after a run started.
+    A warehouse another process has open (a run in progress) is not damage: the run queue or the in-run guard deals
+    with that."""
+    path = path or home.warehouse_path()
+    if not path.exists():
+        return
+    try:
+        with duckdb.connect(str(path), read_only=True) as conn:
+            _, _, block_size, _, used_blocks, *_ = conn.execute("PRAGMA database_size").fetchone()
+    except duckdb.Error as problem:
+        if "lock" in str(problem).lower():
+            return
+        raise _damaged(path, " ".join(str(problem).split())[:200]) from None
+    # A truncated file opens, and fails only when a missing block is read. A whole file holds every block in use
+    # (free blocks at its end may be cut off, so only used ones count).
+    needed = DUCKDB_HEADER_BYTES + block_size * used_blocks
+    if path.stat().st_size < needed:
+        raise _damaged(path, f"{path.stat().st_size:,} bytes where its blocks in use need {needed:,}: truncated")
+
+
+def _damaged(path: Path, reason: str) -> LocalStateError:
+    return LocalStateError(
+        f"{path}: the warehouse is damaged ({reason}). Move it aside or delete it, then sync again: the sync "
+        "re-extracts Salesforce and finds the Stripe objects it made through the ids written back there"
+    )
