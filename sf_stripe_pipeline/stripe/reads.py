@@ -91,14 +91,42 @@ def fetch_actual(
         retrieved = pool.map(lambda target: _retrieve(reader, *target), to_retrieve)
         bodies.update({stripe_id: body for (_, stripe_id), body in zip(to_retrieve, retrieved) if body is not None})
 
+    released = _released_subscriptions(reader, targets)
+    bodies.update({subscription["id"]: subscription for subscription in released.values()})
+
     actual = []
     for ref, stripe_object, stripe_id in targets:
+        if stripe_id in released:
+            stripe_id = released[stripe_id]["id"]
         body = bodies.get(stripe_id) if stripe_id else None
         if body is None:
             actual.append(ActualObject(ref, stripe_id, "missing", None))
         else:
             actual.append(ActualObject(ref, stripe_id, "deleted" if body.get("deleted") else "found", body))
     return actual
+
+
+SCHEDULE_ID_PREFIX = "sub_sched_"
+
+
+def _released_subscriptions(
+    reader: RetryingReader, targets: Iterable[tuple[str, str, str | None]]
+) -> dict[str, dict[str, Any]]:
+    """F40: an evergreen order with a future start was written back a schedule id; once the schedule has started,
+    it released its subscription, and the order is drafted as that subscription. Schedule id -> the released
+    subscription, for the subscriptions known only by their schedule's id (the write-back then swaps the id)."""
+    schedule_ids = sorted(
+        {stripe_id for _, stripe_object, stripe_id in targets
+         if stripe_object == "subscription" and stripe_id and stripe_id.startswith(SCHEDULE_ID_PREFIX)}
+    )
+    released = {}
+    for schedule_id in schedule_ids:
+        schedule = _retrieve(reader, "subscription_schedule", schedule_id)
+        subscription_id = (schedule or {}).get("released_subscription")
+        subscription = _retrieve(reader, "subscription", subscription_id) if subscription_id else None
+        if subscription is not None:
+            released[schedule_id] = subscription
+    return released
 
 
 FEW = 3

@@ -15,10 +15,6 @@ from sf_stripe_pipeline_tests.scenarios.runner import ScenarioPlayer, case_folde
 
 # Behaviour the pipeline does not have yet. Strict: once a scenario passes, its entry must go.
 NOT_YET_IMPLEMENTED: dict[str, str] = {
-    "evergreen_released_schedule_amended": "F40 needs stripe/reads.py's fetch_actual to follow an evergreen order's "
-    "schedule id to its released_subscription (the change is in the features helper's report)",
-    "account_polling_updates_linked_customers": "F14 needs defs/sync/assets.py's validated_contracts to add "
-    "core.polled_contracts when account_polling is on (the change is in the features helper's report)",
 }
 
 

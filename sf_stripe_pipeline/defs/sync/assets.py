@@ -35,6 +35,7 @@ from sf_stripe_pipeline.core import (
     build_plan,
     contracts_in_scope,
     merge_desired,
+    polled_contracts,
 )
 from sf_stripe_pipeline.core.limits import withhold_destructive
 from sf_stripe_pipeline.defs.config import sync_config
@@ -115,9 +116,10 @@ def validated_contracts(
         warehouse.prepare(conn)
         org_snapshot = org.load_org(conn)
         scope = resolve_scope(config, context.run.tags, {order["Id"] for order in org_snapshot.records("Order")})
-        contracts = contracts_in_scope(
-            build_contracts(org_snapshot), org_snapshot, window=scope.window, order_ids=scope.order_ids
-        )
+        every_contract = build_contracts(org_snapshot)
+        contracts = contracts_in_scope(every_contract, org_snapshot, window=scope.window, order_ids=scope.order_ids)
+        if sync_config().account_polling and scope.window is not None:
+            contracts += polled_contracts(every_contract, org_snapshot, scope.window, selected=contracts)
         assessments = assess_contracts(
             contracts, org_snapshot, sync_config(), today=clock.now().date(), instance_url=instance_url
         )
