@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -67,10 +68,11 @@ class RebuildReport:
 
 
 def adoption_counts(
-    wanted: Iterable[DesiredObject], found_ids: Mapping[str, str]
+    wanted: Iterable[DesiredObject], found_ids: Mapping[str, str], bodies: Mapping[str, Mapping[str, Any] | None]
 ) -> tuple[dict[str, Counter[str]], Counter[str]]:
-    """(adopted per type and how, missing per type): an object whose found id is the one written back on its
-    Salesforce record was adopted by that id; any other found id came from its sync key metadata."""
+    """(adopted per type and how, missing per type): an object found under the id written back on its Salesforce
+    record (or, for an evergreen subscription, under its schedule's id, F40) was adopted by that id; any other found
+    id came from its sync key metadata."""
     adopted: dict[str, Counter[str]] = {}
     missing: Counter[str] = Counter()
     for obj in wanted:
@@ -78,7 +80,8 @@ def adoption_counts(
         if stripe_id is None:
             missing[obj.stripe_object] += 1
             continue
-        how = BY_WRITTEN_BACK_ID if obj.linked_stripe_id == stripe_id else BY_SYNC_KEY
+        by_id = (stripe_id, (bodies.get(obj.address) or {}).get("schedule"))
+        how = BY_WRITTEN_BACK_ID if obj.linked_stripe_id and obj.linked_stripe_id in by_id else BY_SYNC_KEY
         adopted.setdefault(obj.stripe_object, Counter())[how] += 1
     order = {name: n for n, name in enumerate(STRIPE_OBJECT_ORDER)}
     return dict(sorted(adopted.items(), key=lambda item: order.get(item[0], len(order)))), missing
@@ -181,11 +184,11 @@ def _rebuild(path: Path, aside: Path | None, damaged: bool) -> RebuildReport:
     with duckdb.connect(str(path)) as conn:
         warehouse.prepare(conn)
         wanted = desired.load(conn)
-        found = actual.found_ids(conn)
+        found, bodies = actual.found_ids(conn), actual.bodies(conn)
         record_in_ledger(
             conn, {obj.address: obj for obj in wanted}, found, {}, run_id=summary.run_id, now=datetime.now(UTC)
         )
-    adopted, missing = adoption_counts(wanted, found)
+    adopted, missing = adoption_counts(wanted, found, bodies)
     return RebuildReport(
         warehouse=path, kept_aside=aside, was_damaged=damaged, run_id=summary.run_id, adopted=adopted,
         not_in_stripe=missing, rejected_contracts=summary.rejected_contracts,
