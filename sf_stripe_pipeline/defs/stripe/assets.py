@@ -98,7 +98,10 @@ def stripe_drift(
 
     requeue = orders_to_requeue(drifted)
     if config.requeue and requeue:
-        context.log.info(f"Re-queueing the contracts of {len(requeue)} orders after this run: {', '.join(requeue)}")
+        context.log.info(
+            f"requeue: true: once this run succeeds, the sensor requeue_drifted_contracts (dagster-daemon) requests "
+            f"a manual sync of {', '.join(requeue)}"
+        )
     return dg.MaterializeResult(
         metadata={
             "drifted_objects": len(drifted),
