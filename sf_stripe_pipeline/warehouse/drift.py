@@ -26,7 +26,9 @@ COLUMNS = [
 ]
 
 
-def write(conn: duckdb.DuckDBPyConnection, *, run_id: str, checked_at: datetime, drifted: Sequence[DriftedObject]) -> None:
+def write(
+    conn: duckdb.DuckDBPyConnection, *, run_id: str, checked_at: datetime, drifted: Sequence[DriftedObject]
+) -> None:
     rows = pd.DataFrame(
         [
             {

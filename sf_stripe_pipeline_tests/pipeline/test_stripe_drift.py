@@ -32,6 +32,18 @@ def _check_drift(instance: dg.DagsterInstance, *, requeue: bool = False) -> tupl
     return result, materialization.metadata
 
 
+def _requeue_sensor(check: dg.ExecuteInProcessResult, instance: dg.DagsterInstance):
+    """What the re-queue sensor answers to the check run's success."""
+    return requeue_drifted_contracts(
+        dg.build_run_status_sensor_context(
+            sensor_name=requeue_drifted_contracts.name,
+            dagster_event=check.get_run_success_event(),
+            dagster_instance=instance,
+            dagster_run=check.dagster_run,
+        )
+    )
+
+
 def _drift_rows() -> list[dict]:
     with duckdb.connect(str(home.warehouse_path()), read_only=True) as conn:
         cursor = conn.execute("SELECT * FROM sync.stripe_drift ORDER BY stripe_object")
@@ -113,14 +125,7 @@ def test_a_renamed_customer_and_an_archived_price_are_reported_with_their_contra
     assert len(requeue) <= 2
 
     # The sensor turns the check's success into one manual sync of those orders; running it restores Stripe.
-    request = requeue_drifted_contracts(
-        dg.build_run_status_sensor_context(
-            sensor_name=requeue_drifted_contracts.name,
-            dagster_event=check.get_run_success_event(),
-            dagster_instance=instance,
-            dagster_run=check.dagster_run,
-        )
-    )
+    request = _requeue_sensor(check, instance)
     assert isinstance(request, dg.RunRequest)
     assert request.run_config == {"order_ids": requeue}
     assert request.tags[REQUEUED_BY_TAG] == check.run_id
@@ -143,14 +148,7 @@ def test_a_check_without_requeue_requests_no_sync(synced: SyncedOrg) -> None:
     check, metadata = _check_drift(instance, requeue=False)
 
     assert metadata["drifted_objects"].value == 1 and metadata["requeue_order_ids"].value
-    skipped = requeue_drifted_contracts(
-        dg.build_run_status_sensor_context(
-            sensor_name=requeue_drifted_contracts.name,
-            dagster_event=check.get_run_success_event(),
-            dagster_instance=instance,
-            dagster_run=check.dagster_run,
-        )
-    )
+    skipped = _requeue_sensor(check, instance)
     assert isinstance(skipped, dg.SkipReason) and "requeue: false" in skipped.skip_message
 
 

@@ -29,7 +29,9 @@ def drift_run_config(requeue: bool) -> dict:
     job=stripe_drift_job,
     cron_schedule=f"0 {sync_config().drift.hour_utc} * * *",
     execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING if sync_config().drift.enabled else dg.DefaultScheduleStatus.STOPPED,
+    default_status=(
+        dg.DefaultScheduleStatus.RUNNING if sync_config().drift.enabled else dg.DefaultScheduleStatus.STOPPED
+    ),
     description="Daily drift check of the Stripe account.",
 )
 def stripe_drift_schedule(context: dg.ScheduleEvaluationContext):
