@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from sf_stripe_pipeline import home
+from sf_stripe_pipeline.core.config import ConfigError, DriftConfig, parse_config
 from sf_stripe_pipeline.definitions import defs
 from sf_stripe_pipeline.defs.stripe.assets import STRIPE_DRIFT
 from sf_stripe_pipeline.defs.stripe.schedules import drift_run_config
@@ -184,3 +185,11 @@ def test_a_coupon_deleted_in_stripe_is_reported_deleted_with_the_schedule_that_w
     )
     assert metadata["drifted_by_kind"].value == {"deleted": 1, "changed": 1}
     assert metadata["requeue_order_ids"].value == [schedule["key"]]
+
+
+def test_the_drift_config_section_defaults_off_and_names_a_bad_hour() -> None:
+    assert parse_config({"start_date": "2025-01-01"}).drift == DriftConfig(enabled=False, hour_utc=4, requeue=False)
+    on = parse_config({"start_date": "2025-01-01", "drift": {"enabled": True, "hour_utc": 23, "requeue": True}})
+    assert (on.drift.enabled, on.drift.hour_utc, on.drift.requeue) == (True, 23, True)
+    with pytest.raises(ConfigError, match="drift.hour_utc"):
+        parse_config({"start_date": "2025-01-01", "drift": {"hour_utc": 24}})
