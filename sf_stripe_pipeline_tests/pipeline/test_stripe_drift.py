@@ -52,23 +52,26 @@ def _drift_rows() -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def _order_ids_billing(synced: SyncedOrg, *, customer: str | None = None, price: str | None = None) -> set[str]:
-    """The orders named on the schedules, subscriptions and invoices (Stripe's own view) of a customer, or whose
-    phases or items bill a price."""
+def _contracts_billing(synced: SyncedOrg, *, customer: str | None = None, price: str | None = None) -> set[str]:
+    """The contracts (initial Order Ids) of the orders named on the schedules, subscriptions and invoices (Stripe's
+    own view) of a customer, or whose phases or items bill a price; a schedule names its latest amendment, mapped to
+    its contract by the sync's validation table."""
     client = synced.stripe
-    found = set()
+    orders = set()
     for schedule in client.v1.subscription_schedules.list({"limit": 100}).auto_paging_iter():
         prices = {item["price"] for phase in schedule.to_dict()["phases"] for item in phase["items"]}
         if schedule.customer == customer or price in prices:
-            found.add(schedule.metadata["salesforce_order_id"])
+            orders.add(schedule.metadata["salesforce_order_id"])
     for subscription in client.v1.subscriptions.list({"limit": 100, "status": "all"}).auto_paging_iter():
         prices = {item["price"]["id"] for item in subscription.to_dict()["items"]["data"]}
         if subscription.customer == customer or price in prices:
-            found.add(subscription.metadata["salesforce_order_id"])
+            orders.add(subscription.metadata["salesforce_order_id"])
     for invoice in client.v1.invoices.list({"limit": 100}).auto_paging_iter():
         if invoice.customer == customer:
-            found.add(invoice.metadata["salesforce_order_id"])
-    return found
+            orders.add(invoice.metadata["salesforce_order_id"])
+    with duckdb.connect(str(home.warehouse_path()), read_only=True) as conn:
+        contracts = conn.execute("SELECT contract_key, order_ids FROM sync.contract_validation").fetchall()
+    return {key for key, order_ids in contracts if orders & set(order_ids)}
 
 
 @pytest.fixture
@@ -94,14 +97,18 @@ def test_a_renamed_customer_and_an_archived_price_are_reported_with_their_contra
     synced: SyncedOrg,
 ) -> None:
     client = synced.stripe
-    customer = next(c for c in client.v1.customers.list({"limit": 100}).auto_paging_iter() if _order_ids_billing(
-        synced, customer=c.id
-    ))
-    price = next(
-        p
-        for p in client.v1.prices.list({"limit": 100, "active": True}).auto_paging_iter()
-        if PRICEBOOK_ENTRY in p.metadata and _order_ids_billing(synced, price=p.id)
+    # The customer and the price book price billed by the most contracts, ties by id: the same objects every run.
+    customer = max(
+        client.v1.customers.list({"limit": 100}).auto_paging_iter(),
+        key=lambda c: (len(_contracts_billing(synced, customer=c.id)), c.id),
     )
+    price = max(
+        (p for p in client.v1.prices.list({"limit": 100, "active": True}).auto_paging_iter()
+         if PRICEBOOK_ENTRY in p.metadata),
+        key=lambda p: (len(_contracts_billing(synced, price=p.id)), p.id),
+    )
+    assert len(_contracts_billing(synced, customer=customer.id)) > 1
+    assert _contracts_billing(synced, price=price.id)
     original_name = customer.name
     client.v1.customers.update(customer.id, {"name": "Renamed by hand in the Dashboard"})
     client.v1.prices.update(price.id, {"active": False})
@@ -114,10 +121,10 @@ def test_a_renamed_customer_and_an_archived_price_are_reported_with_their_contra
     renamed, archived = rows[customer.id], rows[price.id]
     assert (renamed["stripe_object"], renamed["kind"], renamed["fields"]) == ("customer", "changed", ["name"])
     assert renamed["sf_object"] == "Account" and renamed["key"] == customer.metadata[SYNC_KEY].split(":", 1)[1]
-    assert set(renamed["contract_keys"]) == _order_ids_billing(synced, customer=customer.id)
+    assert set(renamed["contract_keys"]) == _contracts_billing(synced, customer=customer.id)
     assert (archived["stripe_object"], archived["kind"], archived["fields"]) == ("price", "archived", ["active"])
     assert (archived["sf_object"], archived["sf_id"]) == ("PricebookEntry", price.metadata[PRICEBOOK_ENTRY])
-    assert set(archived["contract_keys"]) == _order_ids_billing(synced, price=price.id)
+    assert set(archived["contract_keys"]) == _contracts_billing(synced, price=price.id)
     assert metadata["drifted_objects"].value == 2
     assert metadata["drifted_by_kind"].value == {"changed": 1, "archived": 1}
     assert {record.data["stripe_id"] for record in metadata["drifted"].records} == {customer.id, price.id}
