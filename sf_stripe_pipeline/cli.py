@@ -35,7 +35,12 @@ from sf_stripe_pipeline.sandbox.demo_org import (
     generate_demo_org,
 )
 from sf_stripe_pipeline.core.config import ConfigError
-from sf_stripe_pipeline.local_state import LocalStateError, check_warehouse
+from sf_stripe_pipeline.local_state import (
+    LocalStateError,
+    check_warehouse,
+    discard_warehouse,
+    forget_extracted_org,
+)
 from sf_stripe_pipeline.sandbox.salesforce import API_VERSION, SalesforceSandbox, SandboxStateError
 from sf_stripe_pipeline.sandbox.snapshot import SnapshotError, load_snapshot_into, write_snapshot
 from sf_stripe_pipeline.sandbox.stripe import SANDBOX_API_KEY, StripeSandbox
@@ -295,10 +300,13 @@ def _reset_sandboxes(orders: int, seed: int, as_of: date) -> dict[str, list[dict
     with _stripe_sandbox() as stripe_sandbox:
         stripe_sandbox.reset()
     print(f"Stripe sandbox ({home.stripe_sandbox_dir()}): emptied")
+    if discard_warehouse():
+        print(f"Warehouse ({home.warehouse_path()}): removed, it described the previous sandboxes")
     return org
 
 
 def _sandbox_load_org(args: argparse.Namespace) -> int:
+    check_warehouse()  # a damaged warehouse is refused before the org changes
     try:
         with _salesforce_sandbox(replacing_org=True) as salesforce:
             counts = load_snapshot_into(salesforce, args.directory)
@@ -307,6 +315,9 @@ def _sandbox_load_org(args: argparse.Namespace) -> int:
         print("The Salesforce sandbox still holds its previous org.", file=sys.stderr)
         return EXIT_BAD_INPUT
     _print_counts(counts, f"Salesforce sandbox ({home.salesforce_sandbox_dir()}): loaded {args.directory}")
+    if forget_extracted_org():
+        print(f"Warehouse ({home.warehouse_path()}): the previous org's extracted records dropped; the next sync "
+              "extracts this org whole")
     return EXIT_OK
 
 

@@ -1,4 +1,5 @@
-"""Checks of the local state a sync starts from, made before anything is written anywhere."""
+"""Checks of the local state a sync starts from, made before anything is written anywhere; and keeping the warehouse
+true to the sandboxes when their state is replaced."""
 
 from __future__ import annotations
 
@@ -44,3 +45,28 @@ def _damaged(path: Path, reason: str) -> LocalStateError:
         "aside and rebuilds it from Salesforce and Stripe, writing to neither. Move it aside or delete it, then sync "
         "again, also works"
     )
+
+
+def forget_extracted_org(path: Path | None = None) -> bool:
+    """The Salesforce sandbox now holds another org (`sandbox load-org`): drop the warehouse's copy of the old one
+    and its extraction watermarks, so the next sync extracts the new org whole. Incremental extraction would
+    otherwise skip the new org's records older than the old watermark, and sync the old org's records that no
+    longer exist. The ledger of Stripe objects stays: Stripe was not touched. True if there was a copy."""
+    from sf_stripe_pipeline.warehouse import org
+
+    path = path or home.warehouse_path()
+    if not path.exists():
+        return False
+    check_warehouse(path)
+    with duckdb.connect(str(path)) as conn:
+        return org.forget_org(conn)
+
+
+def discard_warehouse(path: Path | None = None) -> bool:
+    """Both sandboxes were reset (`sandbox reset`, `demo`): the warehouse describes an org and Stripe objects that
+    no longer exist, so it goes whole (its ledger would name deleted Stripe ids). True if there was one."""
+    path = path or home.warehouse_path()
+    found = path.exists()
+    for stale in (path, path.with_name(path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    return found

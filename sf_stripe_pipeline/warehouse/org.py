@@ -143,6 +143,17 @@ def upsert_records(conn: duckdb.DuckDBPyConnection, sobject: str, records: pd.Da
         conn.unregister("records")
 
 
+def forget_org(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Drop every extracted table and the watermarks (they are made again, empty, by `create_tables`). True if
+    there was anything to drop."""
+    tables = conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SALESFORCE_SCHEMA]
+    ).fetchall()
+    for (table,) in tables:
+        conn.execute(f'DROP TABLE {SALESFORCE_SCHEMA}."{table}"')
+    return bool(tables)
+
+
 def watermark(conn: duckdb.DuckDBPyConnection, sobject: str):
     rows = conn.execute(f"SELECT system_modstamp FROM {WATERMARKS} WHERE sobject = ?", [sobject]).fetchall()
     return rows[0][0] if rows else None

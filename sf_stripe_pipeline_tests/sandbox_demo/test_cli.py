@@ -150,3 +150,40 @@ def test_serve_answers_both_apis_over_loopback_until_interrupted(sandbox_home: P
         stdout, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
     assert "Stopped." in stdout
+
+
+def _extracted_order_ids() -> set[str]:
+    import duckdb
+
+    with duckdb.connect(str(home.warehouse_path()), read_only=True) as conn:
+        return {row[0] for row in conn.execute('SELECT "Id" FROM salesforce."Order"').fetchall()}
+
+
+def _sandbox_order_ids() -> set[str]:
+    with closing(SalesforceSandbox(home.salesforce_sandbox_dir())) as salesforce:
+        return {order["Id"] for order in salesforce.client().query_all("SELECT Id FROM Order")["records"]}
+
+
+def test_replacing_the_org_keeps_the_warehouse_true_to_it(sandbox_home: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The warehouse extracts incrementally, from a watermark: after `load-org` of an older snapshot it would skip
+    the snapshot's records and keep the previous org's. `reset` removes the warehouse; `load-org` drops its copy of
+    the org, so the next sync extracts the loaded org whole."""
+    assert main(RESET) == 0
+    assert main(["sandbox", "export-org", str(tmp_path / "first")]) == 0
+    assert main(["sync", "--dry-run"]) == 0
+    assert _extracted_order_ids() == _sandbox_order_ids()
+
+    assert main(["sandbox", "reset", "--orders", "28", "--seed", "8"]) == 0
+    assert not home.warehouse_path().exists()
+    assert main(["sync", "--dry-run"]) == 0
+    second_org = _sandbox_order_ids()
+    assert _extracted_order_ids() == second_org
+
+    capsys.readouterr()
+    assert main(["sandbox", "load-org", str(tmp_path / "first")]) == 0
+    assert "the next sync extracts this org whole" in capsys.readouterr().out
+    assert main(["sync", "--dry-run"]) == 0
+    first_org = _sandbox_order_ids()
+    assert first_org != second_org
+    assert _extracted_order_ids() == first_org
