@@ -42,7 +42,7 @@ from sf_stripe_pipeline.core import (
 )
 from sf_stripe_pipeline.core.desired import is_ref, refs_in
 from sf_stripe_pipeline.core.org import OrgSnapshot
-from sf_stripe_pipeline.core.plan import AUTO_ARCHIVE_KEY, idempotency_key, payload_hash
+from sf_stripe_pipeline.core.plan import AUTO_ARCHIVE_KEY, planned_operation
 from sf_stripe_pipeline.salesforce import sync_records
 from sf_stripe_pipeline.salesforce import writes as salesforce_writes
 from sf_stripe_pipeline.salesforce.writes import WriteResult
@@ -350,29 +350,12 @@ def reactivate_archived_prices(
     before, after = [], []
     for ref, body in sorted(needed.items()):
         obj = desired_by_ref[ref]
-        before.append(_price_operation(obj, "update", body["id"], {"active": True}))
+        before.append(planned_operation(obj, "update", body["id"], {"active": True}))
         auto_archived = (obj.params.get("metadata") or {}).get(AUTO_ARCHIVE_KEY) == "true"
         if auto_archived and (ref, "archive") not in planned:
-            after.append(_price_operation(obj, "archive", body["id"], {"active": False}))
+            after.append(planned_operation(obj, "archive", body["id"], {"active": False}))
     ordered = [*before, *sorted(operations, key=lambda op: op.seq), *after]
     return [_renumbered(op, seq) for seq, op in enumerate(ordered, 1)]
-
-
-def _price_operation(obj: DesiredObject, operation: str, stripe_id: str, params: dict) -> PlannedOperation:
-    digest = payload_hash(obj.stripe_object, operation, params)
-    return PlannedOperation(
-        seq=0,
-        operation=operation,
-        stripe_object=obj.stripe_object,
-        key=obj.key,
-        sf_object=obj.sf_object,
-        sf_id=obj.sf_id,
-        stripe_id=stripe_id,
-        params=params,
-        payload_hash=digest,
-        idempotency_key=idempotency_key(obj.stripe_object, obj.key, operation, stripe_id, digest),
-        contract_keys=obj.contract_keys,
-    )
 
 
 def _renumbered(op: PlannedOperation, seq: int) -> PlannedOperation:

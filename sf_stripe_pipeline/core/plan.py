@@ -339,21 +339,7 @@ class _Planner:
         params: dict,
         destructive: bool,
     ) -> PlannedOperation:
-        digest = payload_hash(desired.stripe_object, operation, params)
-        return PlannedOperation(
-            seq=seq,
-            operation=operation,
-            stripe_object=desired.stripe_object,
-            key=desired.key,
-            sf_object=desired.sf_object,
-            sf_id=desired.sf_id,
-            stripe_id=stripe_id,
-            params=params,
-            payload_hash=digest,
-            idempotency_key=idempotency_key(desired.stripe_object, desired.key, operation, stripe_id, digest),
-            contract_keys=desired.contract_keys,
-            destructive=destructive,
-        )
+        return planned_operation(desired, operation, stripe_id, params, seq=seq, destructive=destructive)
 
     # -- customers and products: update only the owned fields that changed ----------------------------------
 
@@ -675,3 +661,30 @@ def plan_operations(
 ) -> list[PlannedOperation]:
     """The operations of build_plan (see it for the notes on what is left alone)."""
     return build_plan(desired, actual, config=config, now=now).operations
+
+
+def planned_operation(
+    desired: DesiredObject,
+    operation: str,
+    stripe_id: str | None,
+    params: dict,
+    *,
+    seq: int = 0,
+    destructive: bool = False,
+) -> PlannedOperation:
+    """One request about `desired`, with its payload hash and the idempotency key derived from them."""
+    digest = payload_hash(desired.stripe_object, operation, params)
+    return PlannedOperation(
+        seq=seq,
+        operation=operation,
+        stripe_object=desired.stripe_object,
+        key=desired.key,
+        sf_object=desired.sf_object,
+        sf_id=desired.sf_id,
+        stripe_id=stripe_id,
+        params=params,
+        payload_hash=digest,
+        idempotency_key=idempotency_key(desired.stripe_object, desired.key, operation, stripe_id, digest),
+        contract_keys=desired.contract_keys,
+        destructive=destructive,
+    )
