@@ -115,7 +115,7 @@ class OrgBuilder:
 
 
 def assess_one(builder: OrgBuilder, **config_overrides: Any) -> ContractAssessment:
-    """The assessment of the builder's only contract, on the spec's today, with the test config and `overrides`."""
+    """The assessment of the builder's only contract on the spec's today, with the test config and its overrides."""
     org = builder.snapshot()
     (assessment,) = assess_contracts(
         build_contracts(org), org, config(**config_overrides), today=TODAY, instance_url=INSTANCE_URL
