@@ -12,8 +12,6 @@ Two kinds of limit, handled differently:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sf_stripe_pipeline.core.config import LimitsConfig
 from sf_stripe_pipeline.core.plan import Plan, PlannedOperation, PlanningNote
 
@@ -54,12 +52,12 @@ def _past_tense(operation: str) -> str:
     return {"archive": "archived", "cancel": "cancelled"}.get(operation, f"{operation}d")
 
 
-def run_limit_problems(operations: Iterable[PlannedOperation], limits: LimitsConfig) -> list[str]:
-    """One line per limit the whole plan breaks (an empty list: within limits)."""
-    count = sum(1 for _ in operations)
-    if count > limits.max_operations_per_run:
-        return [
-            f"{count} operations planned, more than {MAX_OPERATIONS_SETTING} = {limits.max_operations_per_run}: "
-            "nothing was applied; check the plan, then raise the limit or sync a smaller range"
-        ]
-    return []
+def run_limit_problems(operations: int, max_operations: int, config_file: object) -> list[str]:
+    """One line per limit the whole plan breaks (an empty list: within limits), saying how to allow it explicitly."""
+    if operations <= max_operations:
+        return []
+    return [
+        f"{operations} operations planned, more than the limit of {max_operations}. To allow a large sync "
+        f"explicitly, run `sf-stripe-pipeline sync --max-operations {operations}` (or set "
+        f"{MAX_OPERATIONS_SETTING} in {config_file})"
+    ]

@@ -587,7 +587,8 @@ def _names_a_schedules_subscription(desired: DesiredObject) -> bool:
 def _same_tier_needs(desired: DesiredObject) -> int:
     """How many objects of its own tier `desired` names (a schedule made from a subscription, F33): it comes after."""
     tier = STRIPE_OBJECT_TIER[desired.stripe_object]
-    return sum(1 for address in desired.depends_on if STRIPE_OBJECT_TIER[address.split(":", 1)[0]] == tier)
+    # Non-Stripe dependencies (a coupon snapshot in Salesforce) have no tier.
+    return sum(1 for address in desired.depends_on if STRIPE_OBJECT_TIER.get(address.split(":", 1)[0]) == tier)
 
 
 def _tiers_as_returned(tiers: Sequence[Mapping[str, Any]]) -> list[dict]:

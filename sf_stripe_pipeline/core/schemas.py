@@ -195,6 +195,7 @@ class OrderItemConsumptionRateSchema(_Record):
 
 class QuoteCouponSchema(_Record):
     Name__c: Text = _optional()
+    Duration__c: Text = _picklist("Quote_Stripe_Coupon__c", "Duration__c")
 
 
 class OrderCouponSchema(_Record):
@@ -202,6 +203,7 @@ class OrderCouponSchema(_Record):
     Order_Item__c: Text = _optional()
     Quote_Stripe_Coupon_Id__c: Text = _optional()
     Name__c: Text = _optional()
+    Duration__c: Text = _picklist("Order_Stripe_Coupon__c", "Duration__c")
 
 
 SCHEMAS: dict[str, type[pa.DataFrameModel]] = {

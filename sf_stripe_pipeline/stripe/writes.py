@@ -26,7 +26,7 @@ import stripe
 
 from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.core import REF_KEY, PlannedOperation
-from sf_stripe_pipeline.core.plan import idempotency_key, payload_hash
+from sf_stripe_pipeline.core.plan import FROM_SUBSCRIPTION, idempotency_key, payload_hash
 from sf_stripe_pipeline.stripe import graph
 from sf_stripe_pipeline.stripe.lookup import find_created, with_sync_key
 from sf_stripe_pipeline.stripe.objects import object_label, service
@@ -336,7 +336,7 @@ class _PlanRun:
         except UnresolvedReference as missing:
             message = f"Skipped: {missing.args[0]} was not synced, so this {op.operation} could not run."
             return OperationOutcome(op, SKIPPED, stripe_id, message, None)
-        if op.operation == CREATE:
+        if _carries_sync_key(op):
             params = with_sync_key(params, op.stripe_object, op.key)
         digest = payload_hash(op.stripe_object, op.operation, params)
         prior = self.prior.get((op.stripe_object, op.key, op.operation))
@@ -485,3 +485,12 @@ def execute_plan(
     """Run the operations, independent ones concurrently (`graph.py`). An operation whose dependency did not
     succeed is skipped, not attempted. `lanes`: desired object address -> lane (its customer's address)."""
     return _PlanRun(client, operations, known_ids, journal, settings, lanes or {}).run()
+
+
+def _carries_sync_key(op: PlannedOperation) -> bool:
+    """Creates carry the sync key that lets a later run adopt what they made. Stripe takes no metadata on a
+    schedule created from a subscription (F33), so there the update that gives it its phases, right after in the
+    same plan (no Stripe id yet), carries it instead."""
+    if op.operation == CREATE:
+        return FROM_SUBSCRIPTION not in op.params
+    return op.operation == "update" and op.stripe_id is None and op.stripe_object == "subscription_schedule"

@@ -28,6 +28,11 @@ COLUMNS = [
 ]
 
 
+FAILED_STATUSES = ("failed", "rejected", "error")
+"""Statuses of rows whose operation did not happen: a Stripe request not done for now (`failed`: transient
+failures outlasted the retries, or the run stopped) or refused for its data (`rejected`), a Salesforce write that
+failed or a validation rejection (`error`). `skipped` rows were not attempted (something they need failed)."""
+
 def outcome_row(run_id: str, partition: str, now: datetime, outcome: OperationOutcome) -> dict[str, Any]:
     """The row of one Stripe operation: `success`, `rejected` (Stripe refused the data), `failed` (not done) or
     `skipped` (something it needs did not succeed), with the idempotency key it was sent with."""

@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 from sf_stripe_pipeline import clock, home
 from sf_stripe_pipeline.definitions import defs
-from sf_stripe_pipeline.defs.sync.assets import SYNC_PARTITIONS
+from sf_stripe_pipeline.defs.sync.scope import SYNC_PARTITIONS
 from sf_stripe_pipeline.sandbox.demo_org import generate_demo_org
 from sf_stripe_pipeline_tests.sandbox_clients import SandboxClients
 
@@ -63,7 +63,8 @@ def test_over_the_operation_limit_a_dry_run_stores_the_plan_and_a_sync_writes_no
     outcome = json.loads(completed.stdout.strip().splitlines()[-1])
     dry, sync = outcome["plan_job"], outcome["sync_job"]
     assert dry["success"] and not dry["check_passed"] and dry["planned"] > 3
-    assert "operations planned, more than limits.max_operations_per_run = 3" in dry["check_description"]
+    assert "operations planned, more than the limit of 3. To allow a large sync explicitly" in dry["check_description"]
+    assert "--max-operations" in dry["check_description"]
     assert "\n" not in dry["check_description"]
     assert not sync["success"] and not sync["check_passed"] and sync["planned"] == dry["planned"]
     assert sync["stripe_writes"] == 0

@@ -62,7 +62,9 @@ def test_allowed_destructive_changes_leave_the_plan_as_it_is() -> None:
 
 def test_the_operation_count_is_a_run_wide_limit_stated_in_one_line() -> None:
     plan, _, _ = _two_contracts_one_changed_price()
-    assert run_limit_problems(plan.operations, LimitsConfig(max_operations_per_run=len(plan.operations))) == []
-    (problem,) = run_limit_problems(plan.operations, LimitsConfig(max_operations_per_run=1))
-    assert f"{len(plan.operations)} operations planned" in problem and "limits.max_operations_per_run = 1" in problem
+    count = len(plan.operations)
+    assert run_limit_problems(count, count, "sf_stripe.yaml") == []
+    (problem,) = run_limit_problems(count, 1, "sf_stripe.yaml")
+    assert f"{count} operations planned, more than the limit of 1" in problem
+    assert f"--max-operations {count}" in problem and "limits.max_operations_per_run in sf_stripe.yaml" in problem
     assert "\n" not in problem

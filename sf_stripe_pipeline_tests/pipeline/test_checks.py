@@ -63,7 +63,7 @@ def test_rejections_and_the_plan_are_tables(synced_instance, demo_org: SyncedOrg
     [bad_order] = demo_org.orders(DemoCase.INVALID_DECIMAL_QUANTITY)
     rejections = _latest(synced_instance, VALIDATED_CONTRACTS)["rejections"]
     assert isinstance(rejections, dg.TableMetadataValue)
-    assert [column.name for column in rejections.schema.columns] == ["contract", "rule", "record", "message"]
+    assert [column.name for column in rejections.schema.columns] == ["contract", "order", "rule", "record", "message"]
     assert {"contract": bad_order["Id"], "rule": "integer_quantity"}.items() <= next(
         record.data for record in rejections.records if record.data["contract"] == bad_order["Id"]
     ).items()

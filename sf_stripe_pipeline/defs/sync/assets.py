@@ -293,7 +293,7 @@ def applied_sync(
             SCOPE_METADATA: _scope_label(context),
             "operations": len(rows),
             "applied": status_counts["success"],
-            "failed": status_counts["error"],
+            "failed": sum(status_counts[status] for status in audit.FAILED_STATUSES),
             "skipped": status_counts["skipped"],
             "rejected": len(report.quarantined),
             "stripe_operations": dg.MetadataValue.json(dict(stripe_operations)),

@@ -16,6 +16,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from sf_stripe_pipeline import home, warehouse
+from sf_stripe_pipeline.core.limits import run_limit_problems
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.metadata import records_table
 from sf_stripe_pipeline.defs.sync.assets import (
@@ -69,17 +70,6 @@ class PlanLimitsConfig(dg.Config):
     )
 
 
-def limit_problems(operations: int, max_operations: int) -> list[str]:
-    """Why a plan of this size may not be applied, saying how to allow it explicitly."""
-    if operations <= max_operations:
-        return []
-    return [
-        f"{operations} operations planned, more than the limit of {max_operations}: nothing was applied. To allow a "
-        f"large sync explicitly, run `sf-stripe-pipeline sync --max-operations {operations}` (or set "
-        f"limits.max_operations_per_run in {home.config_path()})"
-    ]
-
-
 @dg.asset_check(
     asset=SYNC_PLAN,
     name=PLAN_LIMITS_CHECK,
@@ -97,7 +87,7 @@ def plan_within_limits(
     limits = sync_config().limits
     max_operations = config.max_operations or limits.max_operations_per_run
     destructive = sum(1 for op in operations if op.destructive)
-    problems = limit_problems(len(operations), max_operations)
+    problems = run_limit_problems(len(operations), max_operations, home.config_path())
     dry_run = context.run.tags.get(MODE_TAG) == DRY_RUN_MODE
     return dg.AssetCheckResult(
         passed=not problems,
@@ -125,7 +115,7 @@ def no_sync_errors(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResourc
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         rows = audit.operations_of_run(conn, run_id) if run_id else []
-    failed = [row for row in rows if row["status"] == "error"]
+    failed = [row for row in rows if row["status"] in audit.FAILED_STATUSES]
     skipped = [row for row in rows if row["status"] == "skipped"]
     failures = [
         {
