@@ -1,13 +1,18 @@
 """Benchmark the whole sync on a generated org (default 10,000 orders) against the embedded sandboxes.
 
-    python benchmarks/bench_sync.py [--orders 10000] [--repeat 1]
+    python benchmarks/bench_sync.py [--orders 10000] [--repeat 1] [--one-order | --dry-run]
 
 Each repeat runs in a fresh `$SF_STRIPE_HOME`, in a child process (so peak RSS is the sync's own):
 1. `sf-stripe-pipeline sandbox reset --orders N`;
 2. a first `sf-stripe-pipeline sync` (everything new);
 3. a second `sync` right after (must write nothing).
+`--one-order`: two activated orders are set back to Draft before the first sync (the config's filter leaves them
+out); after the no-op re-sync one is activated again and synced with `sync --order <id>`, then the other is
+activated and picked up by a plain `sync` (a new order in a synced org). They are orders whose account and price
+book entries other orders share, so their customer, products and prices exist.
+`--dry-run`: only steps 1 and `sync --dry-run` (extract, validate, desired, actual, plan; nothing written).
 Figures come from the sandboxes' request logs and the child's peak RSS. Medians over repeats are printed and
-written to benchmarks/results/sync.json.
+written to benchmarks/results/sync.json (sync-one-order.json, sync-dry-run.json).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ sf = SalesforceSandbox(home.salesforce_sandbox_dir())
 st = StripeSandbox(home.stripe_sandbox_dir())
 sf_before, st_before = len(sf.request_log()), len(st.request_log())
 started = time.perf_counter()
-summary = run_sync()
+summary = run_sync(**json.loads(sys.argv[1]))
 elapsed = time.perf_counter() - started
 sf_log, st_log = sf.request_log()[sf_before:], st.request_log()[st_before:]
 print(json.dumps({
@@ -62,8 +67,92 @@ def _run(args: list[str], env: dict[str, str]) -> str:
     return completed.stdout
 
 
-def _sync(env: dict[str, str]) -> dict:
-    return json.loads(_run([sys.executable, "-c", CHILD], env).strip().splitlines()[-1])
+HOLD_BACK = r"""
+import json, sys
+from collections import Counter
+from sf_stripe_pipeline import home
+from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
+
+sf = SalesforceSandbox(home.salesforce_sandbox_dir()).client()
+orders = {r["Id"]: r["AccountId"] for r in sf.query_all_iter("SELECT Id, AccountId FROM Order WHERE Status = 'Activated'")}
+entries = {}
+for item in sf.query_all_iter("SELECT OrderId, PricebookEntryId FROM OrderItem"):
+    entries.setdefault(item["OrderId"], set()).add(item["PricebookEntryId"])
+per_account = Counter(orders.values())
+per_entry = Counter(entry for order in orders for entry in entries.get(order, ()))
+shared = [order for order, account in sorted(orders.items())
+          if per_account[account] > 2 and entries.get(order) and all(per_entry[e] > 2 for e in entries[order])]
+held = shared[:2]
+for order in held:
+    sf.Order.update(order, {"Status": "Draft"})
+print(json.dumps(held))
+"""
+
+ACTIVATE = r"""
+import sys
+from sf_stripe_pipeline import home
+from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
+
+SalesforceSandbox(home.salesforce_sandbox_dir()).client().Order.update(sys.argv[1], {"Status": "Activated"})
+"""
+
+
+def _sync(env: dict[str, str], **run_sync_args: object) -> dict:
+    args = [sys.executable, "-c", CHILD, json.dumps(run_sync_args)]
+    figures = json.loads(_run(args, env).strip().splitlines()[-1])
+    print(f"sync {run_sync_args or ''}: {json.dumps(figures)}", file=sys.stderr, flush=True)  # progress
+    return figures
+
+
+def _one_new_order(env: dict[str, str], held_back: list[str]) -> dict:
+    """Activate the held-back orders again: the first synced by `sync --order`, the second by a plain `sync`."""
+    _run([sys.executable, "-c", ACTIVATE, held_back[0]], env)
+    manual = _sync(env, order_ids=[held_back[0]])
+    _run([sys.executable, "-c", ACTIVATE, held_back[1]], env)
+    live = _sync(env)
+    if not (manual["success"] and live["success"]):
+        raise SystemExit(f"one-order sync failed: {manual.get('failure') or live.get('failure')}")
+    return {
+        "one_order_manual_sync_seconds": manual["seconds"],
+        "one_order_manual_sync_stripe_writes": manual["stripe_writes"],
+        "one_order_manual_sync_stripe_reads": manual["stripe_calls"] - manual["stripe_writes"],
+        "one_order_manual_sync_salesforce_calls": manual["salesforce_calls"],
+        "one_order_manual_sync_peak_rss_mib": manual["peak_rss_mib"],
+        "one_order_live_sync_seconds": live["seconds"],
+        "one_order_live_sync_stripe_writes": live["stripe_writes"],
+        "one_order_live_sync_stripe_reads": live["stripe_calls"] - live["stripe_writes"],
+        "one_order_live_sync_salesforce_calls": live["salesforce_calls"],
+    }
+
+
+def _reset(orders: int, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    _run([sys.executable, "-m", "sf_stripe_pipeline.cli", "sandbox", "reset", "--orders", str(orders)], env)
+    return time.perf_counter() - started
+
+
+def _fresh_env(state: str) -> dict[str, str]:
+    env = {**os.environ, "SF_STRIPE_HOME": state}
+    env.pop("DAGSTER_HOME", None)
+    return env
+
+
+def bench_dry_run(orders: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as state:
+        env = _fresh_env(state)
+        reset_seconds = _reset(orders, env)
+        dry = _sync(env, dry_run=True)
+    # A plan larger than the config's limit is refused after planning: the figures still measure the whole plan.
+    return {
+        "orders": orders,
+        "reset_seconds": reset_seconds,
+        "dry_run_seconds": dry["seconds"],
+        "dry_run_success": dry["success"],
+        "dry_run_stripe_calls": dry["stripe_calls"],
+        "dry_run_stripe_writes": dry["stripe_writes"],
+        "dry_run_salesforce_calls": dry["salesforce_calls"],
+        "peak_rss_mib_dry_run": dry["peak_rss_mib"],
+    }
 
 
 def _extracted_records(env: dict[str, str]) -> int:
@@ -76,16 +165,15 @@ def _extracted_records(env: dict[str, str]) -> int:
     return int(_run([sys.executable, "-c", code], env).strip())
 
 
-def bench_once(orders: int) -> dict:
+def bench_once(orders: int, one_order: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as state:
-        env = {**os.environ, "SF_STRIPE_HOME": state}
-        env.pop("DAGSTER_HOME", None)
-        started = time.perf_counter()
-        _run([sys.executable, "-m", "sf_stripe_pipeline.cli", "sandbox", "reset", "--orders", str(orders)], env)
-        reset_seconds = time.perf_counter() - started
+        env = _fresh_env(state)
+        reset_seconds = _reset(orders, env)
+        held_back = json.loads(_run([sys.executable, "-c", HOLD_BACK], env).strip()) if one_order else []
         first = _sync(env)
         second = _sync(env)
         extracted = _extracted_records(env)
+        incremental = _one_new_order(env, held_back) if one_order else {}
     if not (first["success"] and second["success"]):
         raise SystemExit(f"sync failed: {first.get('failure') or second.get('failure')}")
     new_contracts = max(first["contracts_synced"], 1)
@@ -105,6 +193,7 @@ def bench_once(orders: int) -> dict:
         "noop_resync_salesforce_writes": second["salesforce_writes"],
         "peak_rss_mib_first_sync": first["peak_rss_mib"],
         "peak_rss_mib_noop_resync": second["peak_rss_mib"],
+        **incremental,
     }
 
 
@@ -112,11 +201,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=1)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--one-order", action="store_true", help="also time one new order in the synced org")
+    mode.add_argument("--dry-run", action="store_true", help="only a `sync --dry-run` of the fresh org")
     args = parser.parse_args()
-    runs = [bench_once(args.orders) for _ in range(args.repeat)]
+    if args.dry_run:
+        runs, results = [bench_dry_run(args.orders) for _ in range(args.repeat)], "sync-dry-run.json"
+    else:
+        runs = [bench_once(args.orders, args.one_order) for _ in range(args.repeat)]
+        results = "sync-one-order.json" if args.one_order else "sync.json"
     medians = {name: statistics.median(run[name] for run in runs) for name in runs[0]}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sync.json").write_text(json.dumps({"medians": medians, "runs": runs}, indent=2))
+    (RESULTS / results).write_text(json.dumps({"medians": medians, "runs": runs}, indent=2))
     width = max(len(name) for name in medians)
     for name, value in medians.items():
         print(f"{name:<{width}}  {value:,.2f}" if isinstance(value, float) else f"{name:<{width}}  {value:,}")

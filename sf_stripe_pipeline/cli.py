@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_sync_commands(commands)
+    _add_warehouse_commands(commands)
     _add_sandbox_commands(commands)
     return parser
 
@@ -158,6 +159,37 @@ def _demo(args: argparse.Namespace) -> int:
     print()
     print(format_summary(summary))
     return summary.exit_code
+
+
+def _add_warehouse_commands(commands: argparse._SubParsersAction) -> None:
+    warehouse = commands.add_parser(
+        "warehouse", help="the local DuckDB warehouse ($SF_STRIPE_HOME/warehouse.duckdb)",
+        description="Manage the local DuckDB warehouse. It is a cache: Salesforce and Stripe hold what it records.",
+    )
+    actions = warehouse.add_subparsers(dest="warehouse_command", required=True, metavar="ACTION")
+    rebuild = actions.add_parser(
+        "rebuild", help="keep a lost or damaged warehouse aside and rebuild it from Salesforce and Stripe",
+        description="Keep the warehouse aside (warehouse.duckdb.damaged-<time>, or .previous-<time> when readable), "
+        "re-extract Salesforce into a fresh one and adopt the Stripe objects the sync made (by the Stripe ids written "
+        "back, else by their salesforce_sync_key metadata) into its ledger. Writes nothing to Stripe or Salesforce; "
+        "refuses while a sync run is writing the warehouse.",
+    )
+    rebuild.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    rebuild.set_defaults(handler=_warehouse_rebuild)
+
+
+def _warehouse_rebuild(args: argparse.Namespace) -> int:
+    from sf_stripe_pipeline.recovery import RebuildError, format_report, rebuild_warehouse  # loads Dagster
+
+    try:
+        report = rebuild_warehouse(show=_progress)
+    except RebuildError as problem:
+        if args.debug:
+            raise
+        _error(problem)
+        return EXIT_BAD_INPUT
+    print(format_report(report))
+    return EXIT_OK
 
 
 def _add_sandbox_commands(commands: argparse._SubParsersAction) -> None:

@@ -40,6 +40,7 @@ def check_warehouse(path: Path | None = None) -> None:
 
 def _damaged(path: Path, reason: str) -> LocalStateError:
     return LocalStateError(
-        f"{path}: the warehouse is damaged ({reason}). Move it aside or delete it, then sync again: the sync "
-        "re-extracts Salesforce and finds the Stripe objects it made through the ids written back there"
+        f"{path}: the warehouse is damaged ({reason}). Run `sf-stripe-pipeline warehouse rebuild`: it keeps the file "
+        "aside and rebuilds it from Salesforce and Stripe, writing to neither. Move it aside or delete it, then sync "
+        "again, also works"
     )

@@ -199,8 +199,9 @@ def summarise(instance: dg.DagsterInstance, run_id: str, job_name: str, scope: s
     checks = instance_runs.check_evaluations(instance, run_id)
     if validated := materialized.get(VALIDATED_CONTRACTS):
         summary.scope = str(validated["scope"].value)
-        summary.contracts_synced = validated["valid_contracts"].value
-        summary.rejected_contracts = validated["quarantined_contracts"].value
+        # A contract whose amendment fails still syncs the orders before it: it counts as synced and as rejected.
+        summary.contracts_synced = validated["valid_contracts"].value + validated["partly_synced_contracts"].value
+        summary.rejected_contracts = validated["failing_orders"].value
         reasons: dict[str, list[str]] = defaultdict(list)
         for row in table_rows(validated["rejections"]):
             reasons[row["contract"]].append(f"{row['rule']}: {row['message']}")

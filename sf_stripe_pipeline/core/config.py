@@ -61,6 +61,16 @@ class LiveSyncConfig(_Section):
         raise ValueError("must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) or be whole hours dividing a day (60, 120, 180, 240, 360, 480, 720, 1440)")
 
 
+class DriftConfig(_Section):
+    """The daily drift check (`stripe_drift_schedule`): off unless enabled; it can be run by hand either way."""
+
+    enabled: bool = False
+    hour_utc: int = Field(4, ge=0, le=23)
+    """The hour (UTC) of the daily check."""
+    requeue: bool = False
+    """Whether the scheduled check syncs the contracts of drifted objects again afterwards."""
+
+
 class RetentionConfig(_Section):
     salesforce_sync_records: int = Field(10_000, ge=100, le=1_000_000)
     """Success/Resolved Sync Records kept in Salesforce; the oldest beyond this are purged (F9)."""
@@ -100,6 +110,7 @@ class SyncConfig(_Section):
     field_mappings: dict[str, dict[str, str]] = {}
     """target -> {stripe_path: salesforce_path} (F11); overrides built-ins and field defaults."""
     live_sync: LiveSyncConfig = LiveSyncConfig()
+    drift: DriftConfig = DriftConfig()
     retention: RetentionConfig = RetentionConfig()
     limits: LimitsConfig = LimitsConfig()
     stripe: StripeConfig = StripeConfig()

@@ -16,7 +16,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-WAREHOUSE_JOBS = frozenset({"sync_job", "plan_job", "manual_sync_job", "__ASSET_JOB"})
+WAREHOUSE_JOBS = frozenset({"sync_job", "plan_job", "manual_sync_job", "stripe_drift_job", "__ASSET_JOB"})
 """Every job of this code location touches the warehouse (`__ASSET_JOB`: the UI's Materialize and asset backfills)."""
 
 

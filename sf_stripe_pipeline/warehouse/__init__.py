@@ -6,8 +6,8 @@ declaration and the code that writes and reads it.
   `_passes_filter` says whether it passed the user's SOQL filter), plus the extraction watermarks.
 - schema `sync`, what the sync computed and did: `validation` (contract_validation), `desired` (desired_objects,
   coupon_links), `actual` (stripe_objects) and `plan` (plan, plan_notes) hold the latest materialization of their
-  asset; `ledger` (stripe_ledger) maps Salesforce keys to Stripe ids, with the write-ahead log of requests
-  (stripe_intents); `audit` (sync_records) is the append-only
+  asset, and `drift` (stripe_drift) that of the drift check; `ledger` (stripe_ledger) maps Salesforce keys to
+  Stripe ids, with the write-ahead log of requests (stripe_intents); `audit` (sync_records) is the append-only
   audit trail, one row per write and per rejection, tied to its Dagster run.
 
 DuckDB allows one writing process per file, so every connection is short-lived and a run's steps share one process
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import duckdb
 
-from sf_stripe_pipeline.warehouse import actual, audit, desired, ledger, org, plan, validation
+from sf_stripe_pipeline.warehouse import actual, audit, desired, drift, ledger, org, plan, validation
 from sf_stripe_pipeline.warehouse.db import (
     SALESFORCE_SCHEMA,
     SYNC_SCHEMA,
@@ -39,6 +39,7 @@ SYNC_TABLES = (
     ledger.TABLE,
     ledger.INTENTS,
     audit.TABLE,
+    drift.TABLE,
 )
 
 __all__ = [

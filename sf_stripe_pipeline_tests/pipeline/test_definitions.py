@@ -14,6 +14,7 @@ import pytest
 
 from sf_stripe_pipeline.definitions import defs
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS
+from sf_stripe_pipeline.defs.stripe.assets import STRIPE_DRIFT
 from sf_stripe_pipeline.defs.sync.assets import (
     ACTUAL_STATE,
     APPLIED_SYNC,
@@ -49,7 +50,7 @@ def test_the_definitions_have_the_documented_shape() -> None:
     definitions = defs()
     dg.Definitions.validate_loadable(definitions)
     graph = definitions.resolve_asset_graph()
-    assert set(graph.get_all_asset_keys()) == {*EXTRACT_KEYS.values(), *SYNC_ASSETS}
+    assert set(graph.get_all_asset_keys()) == {*EXTRACT_KEYS.values(), *SYNC_ASSETS, STRIPE_DRIFT}
     assert len(EXTRACT_KEYS) == len(SOBJECTS) == 21  # with the five consumption-schedule objects (F19)
     for key in [*SYNC_ASSETS, *EXTRACT_KEYS.values()]:
         node = graph.get(key)

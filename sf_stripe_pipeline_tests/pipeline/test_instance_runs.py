@@ -17,6 +17,7 @@ from contextlib import closing
 
 import dagster as dg
 import pytest
+import yaml
 
 from sf_stripe_pipeline import home
 from sf_stripe_pipeline.definitions import defs
@@ -32,6 +33,17 @@ SLOW_STRIPE = '{"latency_seconds": 0.2}'
 """Slows the apply enough to act on a run while it writes."""
 SLOWER_STRIPE = '{"latency_seconds": 1.0}'
 """Slows it enough for a second CLI to load the code location and queue behind it (the run is cancelled)."""
+
+
+@pytest.fixture(autouse=True)
+def one_request_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The apply sends one Stripe request at a time, so the latencies below keep a run applying long enough to act
+    on it (concurrent lanes would finish the demo's writes in seconds)."""
+    config = tmp_path / "one_request_at_a_time.yaml"
+    settings = yaml.safe_load(Path(os.environ[home.CONFIG_ENV_VAR]).read_text())
+    settings.setdefault("stripe", {})["concurrency"] = 1
+    config.write_text(yaml.safe_dump(settings))
+    monkeypatch.setenv(home.CONFIG_ENV_VAR, str(config))
 
 
 def _instance(dagster_home: Path) -> dg.DagsterInstance:

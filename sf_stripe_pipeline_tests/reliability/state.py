@@ -105,6 +105,13 @@ def _normalised(value: Any, names: Mapping[str, str]) -> Any:
     return value
 
 
+def _unkeyed_name(obj: Mapping[str, Any]) -> str:
+    """A name for an object the sync did not key (e.g. the pending invoice item Stripe makes from a schedule phase's
+    `add_invoice_items`) that is the same in two runs: its name, else the Salesforce ids in its metadata."""
+    salesforce = sorted(f"{k}={v}" for k, v in (obj.get("metadata") or {}).items() if k.endswith("_id"))
+    return obj.get("name") or " ".join(salesforce) or obj["id"]
+
+
 def stripe_state(client: stripe.StripeClient) -> tuple[dict[str, dict[str, Any]], dict[str, int], dict[str, str]]:
     """Every live object the sync could have made, by name; the duplicated names; id -> name."""
     objects: dict[str, list[dict[str, Any]]] = {}
@@ -124,7 +131,7 @@ def stripe_state(client: stripe.StripeClient) -> tuple[dict[str, dict[str, Any]]
     state: dict[str, dict[str, Any]] = {}
     for stripe_object, found in objects.items():
         for obj in found:
-            name = names.get(obj["id"]) or f"{stripe_object} without sync key {obj.get('name') or obj['id']}"
+            name = names.get(obj["id"]) or f"{stripe_object} without sync key {_unkeyed_name(obj)}"
             counts[name] += 1
             state[name] = _normalised(obj, names)
     duplicates = {name: count for name, count in counts.items() if count > 1}
