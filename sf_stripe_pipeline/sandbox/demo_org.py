@@ -37,14 +37,14 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sf_stripe_pipeline import clock
-from sf_stripe_pipeline.core.mapping import BILLING_FREQUENCY_MONTHS as FREQUENCY_MONTHS
+from sf_stripe_pipeline.core.mapping import BILLING_FREQUENCY_MONTHS
 from sf_stripe_pipeline.core.money import add_months
 from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
 from sf_stripe_pipeline.salesforce.catalogue import BOOLEAN, SOBJECTS
 
 __all__ = [
     "COUPONS", "DEFAULT_ORDERS", "DEFAULT_SEED", "INVALID_CASES", "MIN_DEMO_ORDERS", "PRODUCTS", "DemoCase",
-    "DemoCoupon", "DemoProduct", "ProductKind", "add_months", "demo_case_counts", "demo_case_index",
+    "DemoCoupon", "DemoProduct", "ProductKind", "demo_case_counts", "demo_case_index",
     "generate_demo_org", "sf_datetime",
 ]
 
@@ -269,7 +269,7 @@ def _cpq_line_fields(spec: _LineSpec, order_term: int) -> Record:
                 "SBQQ__ChargeType__c": "One-Time"}
     evergreen = product.kind is ProductKind.EVERGREEN
     term = spec.term or (1 if evergreen else order_term)
-    months = FREQUENCY_MONTHS[product.frequency or "Monthly"]
+    months = BILLING_FREQUENCY_MONTHS[product.frequency or "Monthly"]
     return {
         "SBQQ__SubscriptionPricing__c": "Fixed Price",
         "SBQQ__SubscriptionType__c": "Evergreen" if evergreen else "Renewable",

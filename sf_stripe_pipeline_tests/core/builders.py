@@ -11,7 +11,9 @@ from typing import Any
 
 from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
 from sf_stripe_pipeline.core.config import SyncConfig
+from sf_stripe_pipeline.core.contracts import build_contracts
 from sf_stripe_pipeline.core.org import OrgSnapshot
+from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts
 
 INSTANCE_URL = "https://acme.my.salesforce.com"
 TODAY = date(2025, 3, 10)  # the spec's "today"
@@ -110,3 +112,12 @@ class OrgBuilder:
 
     def snapshot(self) -> OrgSnapshot:
         return OrgSnapshot.from_rest(self.org)
+
+
+def assess_one(builder: OrgBuilder, **config_overrides: Any) -> ContractAssessment:
+    """The assessment of the builder's only contract on the spec's today, with the test config and its overrides."""
+    org = builder.snapshot()
+    (assessment,) = assess_contracts(
+        build_contracts(org), org, config(**config_overrides), today=TODAY, instance_url=INSTANCE_URL
+    ).values()
+    return assessment

@@ -23,15 +23,7 @@ from sf_stripe_pipeline.core.money import (
 from sf_stripe_pipeline.core.org import OrgSnapshot
 from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts
 
-from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
-
-
-def _assess(builder: OrgBuilder, **overrides: Any) -> ContractAssessment:
-    org = builder.snapshot()
-    (assessment,) = assess_contracts(
-        build_contracts(org), org, config(**overrides), today=TODAY, instance_url=INSTANCE_URL
-    ).values()
-    return assessment
+from .builders import INSTANCE_URL, TODAY, OrgBuilder, assess_one, config
 
 
 def _prices(assessment: ContractAssessment) -> dict[str, DesiredObject]:
@@ -123,7 +115,7 @@ def test_a_whole_term_price_equal_to_the_price_book_per_period_reuses_its_price(
     """F17/F18: UnitPrice / (term / frequency) equals the PBE, so the PBE's price is reused, never a per-line copy;
     the months past the last whole period are billed once at the exact fraction (F28)."""
     builder = _term_order(term, frequency, entry_price, unit_price)
-    assessment = _assess(builder)
+    assessment = assess_one(builder)
     assert assessment.violations == []
     prices = _prices(assessment)
     entry_id = builder.org["PricebookEntry"][0]["Id"]
@@ -145,7 +137,7 @@ def test_an_amendment_line_over_eleven_months_bills_its_proration_exactly() -> N
     amendment = builder.order(account, amends=initial,
                               quote={"SBQQ__StartDate__c": "2025-05-01", "SBQQ__SubscriptionTerm__c": 11})  # fmt: skip
     line = builder.line(amendment, entry, quantity=3, unit_price=1100, SBQQ__SubscriptionTerm__c=11)
-    assessment = _assess(builder)
+    assessment = assess_one(builder)
     assert assessment.violations == []
     prices = _prices(assessment)
     assert prices[line["Id"]].params["unit_amount_decimal"] == "30000"  # a copy of the PBE's price (F21)
@@ -158,7 +150,7 @@ def test_an_amendment_line_over_eleven_months_bills_its_proration_exactly() -> N
 
 def test_a_non_terminating_per_period_amount_has_twelve_places_and_its_own_price() -> None:
     builder = _term_order(7, "Monthly", "14.29", "100", quantity=1)
-    assessment = _assess(builder)
+    assessment = assess_one(builder)
     line_id = builder.org["OrderItem"][0]["Id"]
     assert _prices(assessment)[line_id].params["unit_amount_decimal"] == "1428.571428571429"
 
@@ -201,7 +193,7 @@ def _coupon_order(**coupon: Any) -> tuple[OrgBuilder, dict]:
 @pytest.mark.parametrize("amount", ["10.005", "0.009"])
 def test_a_coupon_amount_with_a_fraction_of_a_cent_is_a_named_problem_never_truncated(amount: str) -> None:
     builder, quote_coupon = _coupon_order(Amount_Off__c=Decimal(amount))
-    assessment = _assess(builder)
+    assessment = assess_one(builder)
     (violation,) = assessment.violations
     assert violation.rule == "coupon_amount_precision" and violation.sf_id == quote_coupon["Id"]
     assert amount in violation.message and "whole minor units" in violation.message
@@ -209,19 +201,19 @@ def test_a_coupon_amount_with_a_fraction_of_a_cent_is_a_named_problem_never_trun
 
 def test_coupon_amounts_and_percentages_are_exact() -> None:
     builder, _ = _coupon_order(Amount_Off__c=Decimal("50.01"), Duration__c="repeating", Duration_In_Months__c=3)
-    (coupon,) = [o for o in _assess(builder).objects if o.stripe_object == "coupon"]
+    (coupon,) = [o for o in assess_one(builder).objects if o.stripe_object == "coupon"]
     assert coupon.params["amount_off"] == 5001 and coupon.params["currency"] == "usd"
     assert coupon.params["duration_in_months"] == 3
     builder, _ = _coupon_order(Percent_Off__c=Decimal("12.50"))
-    (coupon,) = [o for o in _assess(builder).objects if o.stripe_object == "coupon"]
+    (coupon,) = [o for o in assess_one(builder).objects if o.stripe_object == "coupon"]
     assert coupon.params["percent_off"] == "12.5" and "currency" not in coupon.params
     builder, _ = _coupon_order(Amount_Off__c=Decimal(0))
-    assert [v.rule for v in _assess(builder).violations] == ["coupon_terms"]
+    assert [v.rule for v in assess_one(builder).violations] == ["coupon_terms"]
 
 
 def test_a_coupon_in_a_zero_decimal_currency() -> None:
     builder, _ = _coupon_order(Amount_Off__c=Decimal(500), CurrencyIsoCode="JPY")
-    (coupon,) = [o for o in _assess(builder).objects if o.stripe_object == "coupon"]
+    (coupon,) = [o for o in assess_one(builder).objects if o.stripe_object == "coupon"]
     assert (coupon.params["amount_off"], coupon.params["currency"]) == (500, "jpy")
 
 

@@ -8,11 +8,12 @@ from datetime import date
 from typing import Any
 
 from sf_stripe_pipeline.core.contracts import build_contracts
+from sf_stripe_pipeline.core.mapping import BILLING_FREQUENCY_MONTHS
 from sf_stripe_pipeline.core.money import midnight_timestamp
 from sf_stripe_pipeline.core.plan import build_plan
 from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts
 
-from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
+from .builders import INSTANCE_URL, TODAY, OrgBuilder, assess_one, config
 
 MIGRATE = {"old_order_migration": True}
 OLD = "2024-11-10T10:00:00.000+0000"
@@ -26,17 +27,9 @@ def _old_order(*, term: int = 12, frequency: str = "Monthly", **fields: Any) -> 
         builder.account(), quote={"SBQQ__StartDate__c": "2024-11-15", "SBQQ__SubscriptionTerm__c": term},
         ActivatedDate=OLD,
     )  # fmt: skip
-    months = {"Monthly": 1, "Quarterly": 3}[frequency]
+    months = BILLING_FREQUENCY_MONTHS[frequency]
     builder.line(order, entry, quantity=4, unit_price=50 * term / months, SBQQ__SubscriptionTerm__c=term, **fields)
     return builder, order
-
-
-def _assess(builder: OrgBuilder, **overrides: Any) -> ContractAssessment:
-    org = builder.snapshot()
-    (assessment,) = assess_contracts(
-        build_contracts(org), org, config(**overrides), today=TODAY, instance_url=INSTANCE_URL
-    ).values()
-    return assessment
 
 
 def _ts(day: str) -> int:
@@ -45,14 +38,14 @@ def _ts(day: str) -> int:
 
 def test_without_the_flag_an_old_order_is_a_pre_integration_error() -> None:
     builder, order = _old_order()
-    assert [(v.rule, v.sf_id) for v in _assess(builder).violations] == [("pre_integration_order", order["Id"])]
+    assert [(v.rule, v.sf_id) for v in assess_one(builder).violations] == [("pre_integration_order", order["Id"])]
 
 
 def test_the_spec_example_backdates_and_anchors_on_the_next_billing_date() -> None:
     """F33's example: monthly from 2024-11-15, migrated 2025-03-10 -> billing_cycle_anchor 2025-03-15, no
     proration (no back-billing); a schedule from the subscription runs to the term's end and cancels."""
     builder, order = _old_order()
-    assessment = _assess(builder, **MIGRATE)
+    assessment = assess_one(builder, **MIGRATE)
     assert assessment.violations == []
     by_key = {o.key: o for o in assessment.objects if o.sf_object == "Order"}
     subscription = by_key[f"{order['Id']}-migration"]
@@ -71,7 +64,7 @@ def test_the_spec_example_backdates_and_anchors_on_the_next_billing_date() -> No
 
 def test_the_plan_creates_the_subscription_then_the_schedule_from_it_then_its_phases() -> None:
     builder, order = _old_order()
-    assessment = _assess(builder, **MIGRATE)
+    assessment = assess_one(builder, **MIGRATE)
     plan = build_plan(assessment.objects, {}, now=_ts("2025-03-10") + 43200)
     assert plan.notes == []  # every request passes preflight
     steps = [(op.operation, op.stripe_object, op.key) for op in plan.operations if op.sf_object == "Order"]
@@ -89,7 +82,7 @@ def test_the_plan_creates_the_subscription_then_the_schedule_from_it_then_its_ph
 
 def test_a_migrated_contract_synced_again_changes_nothing() -> None:
     builder, order = _old_order()
-    objects = _assess(builder, **MIGRATE).objects
+    objects = assess_one(builder, **MIGRATE).objects
     schedule = next(o for o in objects if o.stripe_object == "subscription_schedule")
     actual: dict[str, dict | None] = {o.address: {"id": f"id_{n}", "object": o.stripe_object} for n, o in enumerate(objects)}
     actual["customer:" + builder.org["Account"][0]["Id"]] |= {"name": "Acme"}
@@ -113,18 +106,18 @@ def test_a_migrated_contract_synced_again_changes_nothing() -> None:
 
 def test_a_quarterly_contract_is_anchored_on_its_next_quarter() -> None:
     builder, order = _old_order(frequency="Quarterly")
-    subscription = next(o for o in _assess(builder, **MIGRATE).objects if o.key.endswith("-migration"))
+    subscription = next(o for o in assess_one(builder, **MIGRATE).objects if o.key.endswith("-migration"))
     assert subscription.params["billing_cycle_anchor"] == _ts("2025-05-15")
 
 
 def test_a_contract_already_over_is_not_migrated() -> None:
     builder, order = _old_order(term=3)  # ended 2025-02-15
-    assessment = _assess(builder, **MIGRATE)
+    assessment = assess_one(builder, **MIGRATE)
     assert [(v.rule, v.sf_id) for v in assessment.violations] == [("pre_integration_ended", order["Id"])]
     assert assessment.objects == []
 
 
 def test_an_old_evergreen_order_stays_a_pre_integration_error() -> None:
     builder, order = _old_order(SBQQ__SubscriptionType__c="Evergreen", SBQQ__DefaultSubscriptionTerm__c=1)
-    rules = {v.rule for v in _assess(builder, **MIGRATE).violations}
+    rules = {v.rule for v in assess_one(builder, **MIGRATE).violations}
     assert "pre_integration_order" in rules

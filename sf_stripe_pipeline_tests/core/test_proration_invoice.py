@@ -9,7 +9,7 @@ from sf_stripe_pipeline.core.contracts import build_contracts
 from sf_stripe_pipeline.core.plan import build_plan
 from sf_stripe_pipeline.core.rules import ContractAssessment, assess_contracts
 
-from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
+from .builders import INSTANCE_URL, TODAY, OrgBuilder, assess_one, config
 from .test_plan import _stripe_state
 
 NOW = {"invoice_prorations_immediately": True}
@@ -31,10 +31,7 @@ def _amended(start: str = "2025-03-01", **amendment: Any) -> tuple[OrgBuilder, d
 
 
 def _assess(builder: OrgBuilder, **overrides: Any) -> ContractAssessment:
-    org = builder.snapshot()
-    (assessment,) = assess_contracts(
-        build_contracts(org), org, config(**overrides), today=TODAY, instance_url=INSTANCE_URL
-    ).values()
+    assessment = assess_one(builder, **overrides)
     assert assessment.violations == []
     return assessment
 

@@ -9,7 +9,7 @@ from sf_stripe_pipeline.core.drafting import SCHEDULE_CANCEL
 from sf_stripe_pipeline.core.plan import build_plan
 from sf_stripe_pipeline.core.preflight import refusals
 
-from .builders import TODAY, OrgBuilder
+from .builders import TODAY, OrgBuilder, assess_one
 from .test_amendments import _Contract, _ts
 from .test_evergreen import _Evergreen
 from .test_mdq import _Ramp
@@ -100,9 +100,7 @@ def test_a_zero_quantity_one_time_order_and_evergreen_order_are_named_problems()
     entry = builder.entry(builder.product(SBQQ__SubscriptionPricing__c=None, SBQQ__BillingFrequency__c=None), 500)
     order = builder.order(builder.account())
     builder.line(order, entry, quantity=0, unit_price=500)
-    from .test_exact_money import _assess
-
-    assert [v.rule for v in _assess(builder).violations] == ["positive_quantity"]
+    assert [v.rule for v in assess_one(builder).violations] == ["positive_quantity"]
     evergreen = _Evergreen()
     evergreen.builder.org["OrderItem"][0]["Quantity"] = 0
     assert [v.rule for v in evergreen.assess().violations] == ["positive_quantity"]

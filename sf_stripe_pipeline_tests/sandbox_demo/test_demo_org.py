@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from sf_stripe_pipeline import clock
+from sf_stripe_pipeline.core.mapping import BILLING_FREQUENCY_MONTHS
+from sf_stripe_pipeline.core.money import add_months
 from sf_stripe_pipeline.sandbox.demo_org import (
-    FREQUENCY_MONTHS,
     INVALID_CASES,
     MIN_DEMO_ORDERS,
     DemoCase,
-    add_months,
     demo_case_counts,
     demo_case_index,
     generate_demo_org,
@@ -263,7 +263,7 @@ def test_renewable_terms_dates_and_contracts(default: OrgView) -> None:
         assert term in (12, 24, 36)
         assert date.fromisoformat(quote["SBQQ__EndDate__c"]) == add_months(start, term) - timedelta(days=1)
         for item in default.items[order["Id"]]:
-            months = FREQUENCY_MONTHS[item["SBQQ__BillingFrequency__c"]]
+            months = BILLING_FREQUENCY_MONTHS[item["SBQQ__BillingFrequency__c"]]
             assert term % months == 0 and item["SBQQ__ProrateMultiplier__c"] == term / months
         contract = contracts_by_quote[quote["Id"]]
         assert order["SBQQ__Contracted__c"] is True and contract["AccountId"] == order["AccountId"]

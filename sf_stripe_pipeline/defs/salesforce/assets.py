@@ -8,7 +8,6 @@ object's `schema` check is a separate, executable check (`defs/salesforce/checks
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
 import json
-import re
 from collections.abc import Iterator
 
 import dagster as dg
@@ -21,6 +20,7 @@ from sf_stripe_pipeline.salesforce import extract
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.metadata import table_metadata
+from sf_stripe_pipeline.core.paths import snake_case
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
 GROUP = "salesforce"
@@ -28,8 +28,7 @@ GROUP = "salesforce"
 
 def asset_name(sobject: str) -> str:
     """`SBQQ__QuoteLine__c` -> `sbqq_quote_line`, `PricebookEntry` -> `pricebook_entry`."""
-    name = sobject.removesuffix("__c").replace("__", "_")
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return snake_case(sobject.removesuffix("__c").replace("__", "_"))
 
 
 def asset_key(sobject: str) -> dg.AssetKey:

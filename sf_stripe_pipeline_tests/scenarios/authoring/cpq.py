@@ -24,7 +24,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from sf_stripe_pipeline.clock import parse_instant
-from sf_stripe_pipeline.sandbox.demo_org import FREQUENCY_MONTHS, add_months, sf_datetime
+from sf_stripe_pipeline.core.mapping import BILLING_FREQUENCY_MONTHS
+from sf_stripe_pipeline.core.money import add_months
+from sf_stripe_pipeline.sandbox.demo_org import sf_datetime
 from sf_stripe_pipeline.sandbox.salesforce.ids import make_id
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 
@@ -61,7 +63,7 @@ class Product:
     @property
     def frequency_months(self) -> int:
         """Months per billing period; 1 for a blank or unsupported frequency (the sync must reject the latter)."""
-        return FREQUENCY_MONTHS.get(self.frequency or "Monthly", 1)
+        return BILLING_FREQUENCY_MONTHS.get(self.frequency or "Monthly", 1)
 
 
 @dataclass(frozen=True)
