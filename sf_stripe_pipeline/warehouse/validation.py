@@ -122,11 +122,6 @@ def syncing_objects(conn: duckdb.DuckDBPyConnection) -> tuple[list[list[DesiredO
     return objects, links
 
 
-def valid_keys(conn: duckdb.DuckDBPyConnection) -> set[str]:
-    """Contracts with orders that go to Stripe (every order, or the ones before a failing amendment)."""
-    rows = conn.execute(f"SELECT contract_key FROM {TABLE.qualified} WHERE status IN ?", [list(SYNCING)]).fetchall()
-    return {row[0] for row in rows}
-
 
 def quarantined(conn: duckdb.DuckDBPyConnection) -> list[tuple[Contract, list[Violation]]]:
     """Contracts with a failing order, and every rule it breaks (the audit's rejections)."""

@@ -854,13 +854,7 @@ class InvoiceItems(Resource):
             "tax_rates": [],
             "test_clock": None,
             "customer": customer,
-            "currency": price["currency"],
-            "pricing": {
-                "price_details": {"price": price["id"], "product": price["product"]},
-                "type": "price_details",
-                "unit_amount_decimal": price["unit_amount_decimal"],
-            },
-            "_unit_amount_decimal": price["unit_amount_decimal"],
+            **_priced_by(price),
             "_subscription": subscription,
         }
         fields["amount"] = fields["net_amount"] = _line_amount(fields)
@@ -895,19 +889,24 @@ class InvoiceItems(Resource):
         if params.get("amount") is None and params.get("unit_amount_decimal") is None:
             line = {"price": (params.get("pricing") or {}).get("price"), "price_data": params.get("price_data")}
             price = PRICES.resolve(ctx, line, None if params.get("price_data") else "pricing", "one_time")
-            return {
-                "currency": price["currency"],
-                "pricing": {
-                    "price_details": {"price": price["id"], "product": price["product"]},
-                    "type": "price_details",
-                    "unit_amount_decimal": price["unit_amount_decimal"],
-                },
-                "_unit_amount_decimal": price["unit_amount_decimal"],
-            }
+            return _priced_by(price)
         if not params.get("currency"):
             raise missing_param("currency")
         unit = params.get("unit_amount_decimal") or str(Decimal(params["amount"]) / params.get("quantity", 1))
         return {"currency": params["currency"].lower(), "pricing": None, "_unit_amount_decimal": unit}
+
+
+def _priced_by(price: StripeObject) -> dict[str, Any]:
+    """An invoice item's currency and `pricing` when a price sets its amount."""
+    return {
+        "currency": price["currency"],
+        "pricing": {
+            "price_details": {"price": price["id"], "product": price["product"]},
+            "type": "price_details",
+            "unit_amount_decimal": price["unit_amount_decimal"],
+        },
+        "_unit_amount_decimal": price["unit_amount_decimal"],
+    }
 
 
 def _line_amount(item: StripeObject) -> int:
