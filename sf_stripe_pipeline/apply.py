@@ -9,11 +9,13 @@ shell around `apply_plan`, which runs these named steps:
 4. `execute_plan` (stripe/writes.py): every operation, independent ones concurrently, each recorded as it
    completes through `WarehouseJournal`: the intent before the request, then the outcome in `sync.sync_records`
    and the id in the ledger in one DuckDB transaction. A crash at any point loses nothing;
-5. `sync_records_for`: one Sync_Record__c verdict per order (F7), and which amendments need the contract's id;
-6. `write_back`: Stripe ids and payment links onto the Salesforce records (F45), coupon ids (F44), each result
+5. `remember_synced_contracts`: the ledger keeps the desired digest of every object whose contracts are now wholly
+   in sync, so the next sync leaves them unread while Salesforce stays as it is (core/unchanged.py);
+6. `sync_records_for`: one Sync_Record__c verdict per order (F7), and which amendments need the contract's id;
+7. `write_back`: Stripe ids and payment links onto the Salesforce records (F45), coupon ids (F44), each result
    appended to the audit trail as soon as it is known;
-7. `upsert_sync_records`: the Sync_Record__c rows that changed, then retention (F9);
-8. the audit rows of the rejected contracts.
+8. `upsert_sync_records`: the Sync_Record__c rows that changed, then retention (F9);
+9. the audit rows of the rejected contracts.
 
 Every step reads what it needs from the warehouse tables the earlier assets wrote, so it can be tested with a DuckDB
 connection and the sandbox clients, without Dagster.
@@ -43,6 +45,7 @@ from sf_stripe_pipeline.core import (
 from sf_stripe_pipeline.core.desired import is_ref, refs_in
 from sf_stripe_pipeline.core.org import OrgSnapshot
 from sf_stripe_pipeline.core.plan import AUTO_ARCHIVE_KEY, planned_operation
+from sf_stripe_pipeline.core.unchanged import contracts_in_sync, synced_digests
 from sf_stripe_pipeline.salesforce import sync_records
 from sf_stripe_pipeline.salesforce import writes as salesforce_writes
 from sf_stripe_pipeline.salesforce.writes import WriteResult
@@ -227,7 +230,7 @@ def apply_plan(
     known_ids = ledger.ids(conn)
     ids = {**actual.found_ids(conn), **known_ids}
     record_in_ledger(conn, desired_by_ref, ids, known_ids, run_id=run_id, now=now)
-    org_snapshot = org.load_org(conn)
+    org_snapshot = org.load_org(conn, ["Order"])  # the amendments' write-backs compare with their orders
     coupon_links = desired.load_coupon_links(conn)
     instance_url = f"https://{sf_client.sf_instance}"
 
@@ -244,9 +247,12 @@ def apply_plan(
         if outcome.status == SUCCESS and outcome.operation.operation == "create" and outcome.stripe_id:
             ids[f"{outcome.operation.stripe_object}:{outcome.operation.key}"] = outcome.stripe_id
 
+    notes = plan.load_notes(conn)
+    remember_synced_contracts(conn, desired_objects, operations, outcomes, notes)
+
     quarantined = validation.quarantined(conn)
     records, amendment_write_backs = sync_records_for(
-        validation.verdicts(conn), outcomes, plan.load_notes(conn), desired_by_ref, ids, org_snapshot
+        validation.verdicts(conn), outcomes, notes, desired_by_ref, ids, org_snapshot
     )
     written = write_back(sf_client, desired_by_ref, ids, amendment_write_backs, coupon_links, created_snapshots, outcomes)
     audit_rows += _append_audit(conn, audit.write_back_rows(run_id, partition, datetime.now(UTC), written))
@@ -312,6 +318,26 @@ def record_in_ledger(
             if ref in ids and known_ids.get(ref) != ids[ref]
         ],
     )
+
+
+def remember_synced_contracts(
+    conn: duckdb.DuckDBPyConnection,
+    desired_objects: Sequence[DesiredObject],
+    operations: Sequence[PlannedOperation],
+    outcomes: Sequence[OperationOutcome],
+    notes: Sequence[PlanningNote],
+) -> None:
+    """The ledger keeps the digest of each object whose contracts the run left wholly in sync (every operation
+    applied, no note), so the next sync leaves them unread while Salesforce stays as it is (core/unchanged.py);
+    the digest of every other object in scope is cleared, so it is read again."""
+    applied = {
+        (o.operation.stripe_object, o.operation.key, o.operation.operation) for o in outcomes if o.status == SUCCESS
+    }
+    unsettled = [
+        key for op in operations if (op.stripe_object, op.key, op.operation) not in applied for key in op.contract_keys
+    ]
+    in_sync = contracts_in_sync(desired_objects, unsettled, [key for note in notes for key in note.contract_keys])
+    ledger.set_synced_digests(conn, synced_digests(desired_objects, actual.desired_digests(conn), in_sync))
 
 
 def customer_lanes(desired_objects: Sequence[DesiredObject]) -> dict[str, str]:

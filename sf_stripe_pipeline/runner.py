@@ -128,8 +128,7 @@ class _SandboxWrites:
 
     def _counts(self) -> tuple[int | None, int | None]:
         return tuple(  # type: ignore[return-value]
-            sum(1 for entry in sandbox.request_log() if entry.is_write) if sandbox else None
-            for sandbox in (self.stripe, self.salesforce)
+            sandbox.write_count() if sandbox else None for sandbox in (self.stripe, self.salesforce)
         )
 
     def close(self) -> None:

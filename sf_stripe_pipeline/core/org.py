@@ -123,6 +123,21 @@ class OrgSnapshot:
         self._children: dict[tuple[str, str], dict[str, list[dict]]] = {}
 
     @classmethod
+    def from_rows(cls, tables: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]]) -> OrgSnapshot:
+        """From table rows as the warehouse returns them (sobject -> column names, value tuples): numbers are typed
+        column by column, each distinct value once (prices and quantities repeat across an org's lines)."""
+        snapshot = cls({name: [] for name in tables})
+        for sobject, (names, rows) in tables.items():
+            coercions = dict(_number_fields(sobject))
+            columns = [list(column) for column in zip(*rows)]
+            for position, name in enumerate(names):
+                if (coerce := coercions.get(name)) is not None and columns:
+                    distinct = {value: coerce(value) for value in set(columns[position]) if value is not None}
+                    columns[position] = [None if value is None else distinct[value] for value in columns[position]]
+            snapshot._records[sobject] = [dict(zip(names, values)) for values in zip(*columns)]
+        return snapshot
+
+    @classmethod
     def from_rest(cls, org: Mapping[str, Sequence[Mapping[str, Any]]]) -> OrgSnapshot:
         """From REST-shaped records (strings for dates/datetimes, as the sandbox and snapshots hold them), coerced
         by the catalogue's field types; `attributes` dropped. For tests and snapshots."""

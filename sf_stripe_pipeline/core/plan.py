@@ -187,7 +187,9 @@ class _Planner:
         actual: Mapping[str, dict | None],
         config: SyncConfig | None,
         now: int | None,
+        unchanged: Mapping[str, str],
     ):
+        self.unchanged = unchanged
         self.desired = sorted(desired, key=lambda d: (STRIPE_OBJECT_TIER[d.stripe_object], _same_tier_needs(d), d.key))
         self.actual = actual
         self.now = now
@@ -197,6 +199,8 @@ class _Planner:
         self.resolved: dict[str, str | None] = {}
         self.normalise = _Normaliser(self.resolved)
         self.rows: list[tuple[int, DesiredObject, str, str | None, dict, bool]] = []
+        self.created: set[str] = set()
+        """Addresses this plan creates."""
         self.notes: list[PlanningNote] = []
         self.unavailable: set[str] = set()
         """Addresses of objects Stripe holds as deleted: no request may name them."""
@@ -207,6 +211,9 @@ class _Planner:
 
     def run(self) -> Plan:
         for desired in self.desired:
+            if desired.address in self.unchanged:  # in sync when last synced, and Salesforce is as it was then
+                self.resolved[desired.address] = self.unchanged[desired.address]
+                continue
             current = self.actual.get(desired.address)
             if current is None and self._never_needed(desired):
                 self.unneeded.update(desired.contract_keys)
@@ -300,6 +307,7 @@ class _Planner:
     ) -> None:
         if operation == CREATE:
             self.resolved.pop(desired.address, None)  # refs to it now point at an object not yet made
+            self.created.add(desired.address)
         self.rows.append(
             (
                 STRIPE_OBJECT_TIER[desired.stripe_object] if tier is None else tier,
@@ -447,8 +455,8 @@ class _Planner:
         """F21: order-line prices are archived once their schedule is saved (so no new order picks them up)."""
         if not _is_auto_archived(desired):
             return False
-        created_now = any(row[1] is desired and row[2] == CREATE for row in self.rows)
-        return created_now or bool(current and current.get("active", True) and not current.get("deleted"))
+        active = bool(current and current.get("active", True) and not current.get("deleted"))
+        return desired.address in self.created or active
 
     # -- subscription schedules (F22, F30, F35, F37) -----------------------------------------------------------
 
@@ -646,11 +654,13 @@ def build_plan(
     *,
     config: SyncConfig | None = None,
     now: int | None = None,
+    unchanged: Mapping[str, str] | None = None,
 ) -> Plan:
     """Operations and notes. `actual`: "stripe_object:key" -> the current Stripe object (Stripe's JSON) or None.
     `now` (Unix seconds, the clock Stripe runs on) decides which schedule phases have ended; without it, a started
-    schedule's current phase start stands in for it."""
-    return _Planner(desired, actual, config, now).run()
+    schedule's current phase start stands in for it. `unchanged`: address -> Stripe id of objects left unread
+    because their contracts are as they were when last in sync (core/unchanged.py): nothing is planned for them."""
+    return _Planner(desired, actual, config, now, unchanged or {}).run()
 
 
 def plan_operations(

@@ -322,27 +322,30 @@ def string_problems(stripe_object: str, params: Mapping[str, Any]) -> Iterator[S
     """Every string in create `params` of `stripe_object` that Stripe refuses: over its parameter's documented length,
     or holding a control character (in metadata keys too). Emoji and other Unicode text are fine."""
     limits = STRING_MAX_LENGTHS.get(CREATE_PARAMS.get(stripe_object, ""), {})
-    yield from _string_problems(params, (), limits)
+    yield from _string_problems(params, (), "", limits)
 
 
-def _string_problems(value: Any, path: tuple[str | int, ...], limits: Mapping[str, int]) -> Iterator[StringProblem]:
+def _string_problems(
+    value: Any, path: tuple[str | int, ...], param: str, limits: Mapping[str, int]
+) -> Iterator[StringProblem]:
+    """`param`: `path` as StringProblem.param names it, built on the way down (every string of every drafted object
+    passes here)."""
     if isinstance(value, Mapping):
         for key, child in value.items():
             if isinstance(key, str) and (found := _control_character(key)):
                 yield StringProblem((*path, key), "control_characters", f"the key {key!r} {found}")
-            yield from _string_problems(child, (*path, key), limits)
+            child_param = (f"{param}.{key}" if param else key) if isinstance(key, str) else param
+            yield from _string_problems(child, (*path, key), child_param, limits)
     elif isinstance(value, list):
         for index, child in enumerate(value):
-            yield from _string_problems(child, (*path, index), limits)
+            yield from _string_problems(child, (*path, index), param, limits)
     elif isinstance(value, str):
         if found := _control_character(value):
             yield StringProblem(path, "control_characters", f"the value {found}")
-        problem = StringProblem(path, "stripe_field_limit", "")
-        limit = limits.get(problem.param)
+        limit = limits.get(param)
         if limit is not None and len(value) > limit:
-            yield replace(
-                problem, message=f"{len(value)} characters ({value[:30]!r}...); Stripe takes at most {limit}"
-            )
+            message = f"{len(value)} characters ({value[:30]!r}...); Stripe takes at most {limit}"
+            yield StringProblem(path, "stripe_field_limit", message)
 
 
 def _control_character(text: str) -> str | None:

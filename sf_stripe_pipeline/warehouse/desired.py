@@ -29,6 +29,16 @@ _COLUMNS = [
 ]
 
 
+_WRITTEN: dict[str, tuple[str, list[DesiredObject]]] = {}
+"""Database file -> (run id, the objects that run wrote). The later assets of a run that execute in the same process
+(the in-process executor the CLI and the jobs use) take the objects as written instead of decoding every row again;
+any other reader, or a table another run has replaced since, is read from the table."""
+
+
+def _database_file(conn: duckdb.DuckDBPyConnection) -> str:
+    return conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+
+
 def write(conn: duckdb.DuckDBPyConnection, run_id: str, desired: Sequence[DesiredObject]) -> None:
     rows = pd.DataFrame(
         [
@@ -50,6 +60,7 @@ def write(conn: duckdb.DuckDBPyConnection, run_id: str, desired: Sequence[Desire
         columns=_COLUMNS,
     )
     replace_rows(conn, TABLE.name, rows)
+    _WRITTEN[_database_file(conn)] = (run_id, list(desired))
 
 
 def _from_row(row: dict[str, Any]) -> DesiredObject:
@@ -68,6 +79,12 @@ def _from_row(row: dict[str, Any]) -> DesiredObject:
 
 
 def load(conn: duckdb.DuckDBPyConnection) -> list[DesiredObject]:
+    """The latest desired objects, in the order written."""
+    query = f"SELECT min(run_id), max(run_id), count(*) FROM {TABLE.qualified}"
+    first_run, last_run, count = conn.execute(query).fetchone()
+    run_id, written = _WRITTEN.get(_database_file(conn), (None, []))
+    if count and first_run == last_run == run_id and count == len(written):
+        return list(written)
     return [_from_row(row) for row in fetch_dicts(conn, f"SELECT * FROM {TABLE.qualified}")]
 
 

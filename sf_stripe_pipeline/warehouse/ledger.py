@@ -9,19 +9,47 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from sf_stripe_pipeline.core.unchanged import LedgerEntry
 from sf_stripe_pipeline.warehouse.db import SyncTable, fetch_dicts
 
 TABLE = SyncTable(
     "stripe_ledger",
     """stripe_object VARCHAR, key VARCHAR, stripe_id VARCHAR, sf_object VARCHAR, sf_id VARCHAR,
-    payload_hash VARCHAR, run_id VARCHAR, updated_at TIMESTAMPTZ, PRIMARY KEY (stripe_object, key)""",
+    payload_hash VARCHAR, run_id VARCHAR, updated_at TIMESTAMPTZ, synced_digest VARCHAR,
+    PRIMARY KEY (stripe_object, key)""",
+    added_columns=(("synced_digest", "VARCHAR"),),
 )
+"""`synced_digest`: the desired object's digest when its contracts were last wholly in sync (core/unchanged.py)."""
 
 
 def ids(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """`stripe_object:key` -> Stripe id."""
     rows = conn.execute(f"SELECT stripe_object, key, stripe_id FROM {TABLE.qualified}").fetchall()
     return {f"{stripe_object}:{key}": stripe_id for stripe_object, key, stripe_id in rows}
+
+
+def entries(conn: duckdb.DuckDBPyConnection) -> dict[str, LedgerEntry]:
+    """`stripe_object:key` -> its Stripe id and synced digest."""
+    rows = conn.execute(f"SELECT stripe_object, key, stripe_id, synced_digest FROM {TABLE.qualified}").fetchall()
+    return {f"{stripe_object}:{key}": LedgerEntry(stripe_id, digest) for stripe_object, key, stripe_id, digest in rows}
+
+
+def set_synced_digests(conn: duckdb.DuckDBPyConnection, digests: Mapping[str, str | None]) -> None:
+    """Set (or clear, None) the synced digest of ledger rows by `stripe_object:key`."""
+    if not digests:
+        return
+    frame = pd.DataFrame(
+        [(*address.split(":", 1), digest) for address, digest in digests.items()],
+        columns=["stripe_object", "key", "synced_digest"],
+    )
+    conn.register("synced_digests", frame)
+    try:
+        conn.execute(
+            f"UPDATE {TABLE.qualified} AS ledger SET synced_digest = new.synced_digest FROM synced_digests AS new "
+            "WHERE ledger.stripe_object = new.stripe_object AND ledger.key = new.key"
+        )
+    finally:
+        conn.unregister("synced_digests")
 
 
 def record(conn: duckdb.DuckDBPyConnection, entries: Sequence[Mapping[str, Any]]) -> None:
@@ -34,7 +62,7 @@ def record(conn: duckdb.DuckDBPyConnection, entries: Sequence[Mapping[str, Any]]
         conn.execute(
             f"INSERT OR REPLACE INTO {TABLE.qualified} "
             "SELECT stripe_object, key, stripe_id, sf_object, sf_id, payload_hash, run_id, "
-            "CAST(updated_at AS TIMESTAMPTZ) FROM ledger_rows"
+            "CAST(updated_at AS TIMESTAMPTZ), NULL FROM ledger_rows"
         )
     finally:
         conn.unregister("ledger_rows")

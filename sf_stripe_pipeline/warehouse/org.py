@@ -10,6 +10,7 @@ NULL and named in the record's `_unstorable_numbers` flag, which the pandera sch
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -163,20 +164,13 @@ def set_watermark(conn: duckdb.DuckDBPyConnection, sobject: str, system_modstamp
     conn.execute(f"INSERT OR REPLACE INTO {WATERMARKS} VALUES (?, ?, ?)", [sobject, system_modstamp, extracted_at])
 
 
-def load_records(conn: duckdb.DuckDBPyConnection, sobjects: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The latest extracted records of each object, typed (date, datetime, float, bool, str)."""
-    return {
-        sobject: [
-            {name: value for name, value in row.items() if name not in ("_extracted_at", "_run_id")}
-            for row in fetch_dicts(conn, f"SELECT * FROM {table_name(sobject)}")
-        ]
-        for sobject in sobjects
-    }
-
-
-def load_org(conn: duckdb.DuckDBPyConnection) -> OrgSnapshot:
-    """The extracted org as the core's OrgSnapshot."""
-    return OrgSnapshot(load_records(conn, ORG_OBJECTS))
+def load_org(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str] = ORG_OBJECTS) -> OrgSnapshot:
+    """The extracted org (or some of its objects) as the core's OrgSnapshot, read table by table as rows."""
+    tables = {}
+    for sobject in sobjects:
+        cursor = conn.execute(f"SELECT * EXCLUDE (_extracted_at, _run_id) FROM {table_name(sobject)}")
+        tables[sobject] = ([column[0] for column in cursor.description], cursor.fetchall())
+    return OrgSnapshot.from_rows(tables)
 
 
 def sync_record_rows(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -51,6 +51,11 @@ def write(conn: duckdb.DuckDBPyConnection, *, run_id: str, partition: str, plan:
     replace_rows(conn, NOTES.name, notes)
 
 
+def operation_counts(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(operations, destructive operations) of the latest plan, counted in the warehouse."""
+    return conn.execute(f"SELECT count(*), count(*) FILTER (WHERE destructive) FROM {TABLE.qualified}").fetchone()
+
+
 def load_operations(conn: duckdb.DuckDBPyConnection) -> list[PlannedOperation]:
     rows = fetch_dicts(conn, f"SELECT * FROM {TABLE.qualified} ORDER BY seq")
     return [

@@ -62,11 +62,12 @@ def write(
                 "order_ids": list(contract.order_ids),
                 "account_id": contract.account_id,
                 "status": (found := assessments[contract.key]).status,
-                "violations": json.dumps([asdict(violation) for violation in found.violations]),
+                "violations": json.dumps([vars(violation) for violation in found.violations]),
                 "synced_order_ids": list(found.synced_order_ids),
                 "failing_order_id": found.failing_order_id,
                 "skipped": json.dumps(found.skipped),
-                "objects": json.dumps([asdict(obj) for obj in found.objects], default=str),
+                # vars: the fields as they are (asdict would deep-copy every parameter first)
+                "objects": json.dumps([vars(obj) for obj in found.objects], default=str),
                 "coupon_links": json.dumps([_link_json(link) for link in found.coupon_links], default=snapshot_json_value),
             }
             for contract in contracts

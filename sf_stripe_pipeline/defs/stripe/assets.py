@@ -1,12 +1,13 @@
-"""`stripe/stripe_drift`: the drift check. A sync reads only the Stripe objects of the contracts in its scope, so an
-object edited by hand in Stripe is noticed only when its contract next syncs; this asset lists the whole account
-instead (on its own job and daily schedule, `defs/stripe/schedules.py`, never in `sync_job`) and reports every
+"""`stripe/stripe_drift`: the drift check. A sync reads only the Stripe objects of the contracts in its scope that
+changed in Salesforce since they were last in sync (core/unchanged.py), so an object edited by hand in Stripe is
+noticed only when its contract next changes; this asset lists the whole account instead (on its own job and daily schedule, `defs/stripe/schedules.py`, never in `sync_job`) and reports every
 object the pipeline owns that the next sync of its contract would write or report (core/drift.py).
 
 It compares against what every synced contract wants now, computed from the extracted Salesforce org exactly as a
 sync from the config's start date to today would (validation, drafting, merge), not against the latest sync
-tables, which hold only the latest run's scope. With `requeue: true` the contracts it would rewrite are synced
-again after the check succeeds (`defs/stripe/sensors.py`).
+tables, which hold only the latest run's scope. Every drifted object loses its synced digest in the ledger, so the
+next sync of its contract reads and corrects it; with `requeue: true` those contracts are synced again after the
+check succeeds (`defs/stripe/sensors.py`).
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
@@ -94,6 +95,8 @@ def stripe_drift(
         state = read_owned(reader, wanted, ledger.ids(conn), concurrency=stripe_settings.concurrency)
         drifted = find_drift(wanted, state.actual, state.owned, config=settings, now=int(now.timestamp()))
         drift.write(conn, run_id=context.run.run_id, checked_at=now, drifted=drifted)
+        # the next sync of these contracts reads them again (core/unchanged.py) instead of trusting its last sync
+        ledger.set_synced_digests(conn, {f"{found.stripe_object}:{found.key}": None for found in drifted})
         table = table_metadata(conn, drift.TABLE.qualified)
 
     requeue = orders_to_requeue(drifted)

@@ -38,6 +38,7 @@ from sf_stripe_pipeline.core import (
     polled_contracts,
 )
 from sf_stripe_pipeline.core.limits import withhold_destructive
+from sf_stripe_pipeline.core.unchanged import desired_digest, unchanged_objects
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.metadata import records_table, table_metadata
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS
@@ -181,28 +182,37 @@ def actual_stripe_state(
     """The Stripe objects behind the desired ones, read by the ledger's ids or the Stripe ids written on the
     Salesforce records (adoption); those neither names are looked for by their `salesforce_sync_key` metadata
     (objects an earlier attempt created without the pipeline learning their id: after a crash, or with the
-    warehouse rebuilt), so the plan adopts them instead of creating them twice."""
+    warehouse rebuilt), so the plan adopts them instead of creating them twice. The objects of contracts unchanged
+    since they were last in sync are not read (`unchanged`, core/unchanged.py): the drift check finds hand edits."""
     config = sync_config().stripe
     settings = stripe.execution_settings(config)
     reader = RetryingReader(stripe.get_client(config), RetryBudget(settings.retry_budget_seconds), settings.max_attempts)
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         wanted = desired.load(conn)
-        found = fetch_actual(reader, wanted, ledger.ids(conn), concurrency=settings.concurrency)
+        digests = {obj.address: desired_digest(obj, sync_config()) for obj in wanted}
+        entries = ledger.entries(conn)
+        unchanged = unchanged_objects(wanted, digests, entries)
+        to_read = [obj for obj in wanted if obj.address not in unchanged]
+        known_ids = {address: entry.stripe_id for address, entry in entries.items()}
+        found = fetch_actual(reader, to_read, known_ids, concurrency=settings.concurrency)
         missing = {item.ref for item in found if item.state == "missing"}
         present = {item.ref: item.stripe_id for item in found if item.state == "found" and item.stripe_id}
-        orphans = find_orphans(reader, [obj for obj in wanted if obj.address in missing], present)
+        orphans = find_orphans(reader, [obj for obj in to_read if obj.address in missing], {**unchanged, **present})
         found = [
             ActualObject(item.ref, orphans[item.ref]["id"], "found", orphans[item.ref]) if item.ref in orphans else item
             for item in found
         ]
-        actual.write(conn, context.run.run_id, found)
+        actual.write(conn, context.run.run_id, found, unchanged, digests)
         table = table_metadata(conn, actual.TABLE.qualified)
+    states = Counter(item.state for item in found)
+    states[actual.UNCHANGED] = len(unchanged)
     return dg.MaterializeResult(
         metadata={
             SCOPE_METADATA: _scope_label(context),
             **table,
-            "objects_by_state": dg.MetadataValue.json(dict(Counter(item.state for item in found))),
+            "objects_by_state": dg.MetadataValue.json(dict(states)),
+            "objects_read": len(found),
             "adopted_by_sync_key": len(orphans),
         }
     )
@@ -217,7 +227,11 @@ def sync_plan(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.M
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         full = build_plan(
-            desired.load(conn), actual.bodies(conn), config=sync_config(), now=int(clock.now().timestamp())
+            desired.load(conn),
+            actual.bodies(conn),
+            config=sync_config(),
+            now=int(clock.now().timestamp()),
+            unchanged=actual.unchanged_ids(conn),
         )
         planned = withhold_destructive(full, sync_config().limits)
         plan.write(conn, run_id=context.run.run_id, partition=_scope_label(context), plan=planned)

@@ -83,18 +83,17 @@ def plan_within_limits(
 ) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        operations = plan.load_operations(conn)
+        operations, destructive = plan.operation_counts(conn)
     limits = sync_config().limits
     max_operations = config.max_operations or limits.max_operations_per_run
-    destructive = sum(1 for op in operations if op.destructive)
-    problems = run_limit_problems(len(operations), max_operations, home.config_path())
+    problems = run_limit_problems(operations, max_operations, home.config_path())
     dry_run = context.run.tags.get(MODE_TAG) == DRY_RUN_MODE
     return dg.AssetCheckResult(
         passed=not problems,
         # A dry run applies nothing, so the plan is reported whole and the run ends normally.
         severity=dg.AssetCheckSeverity.WARN if dry_run else dg.AssetCheckSeverity.ERROR,
         description="; ".join(problems) or "Plan within limits.",
-        metadata={"operations": len(operations), "max_operations": max_operations, "destructive": destructive},
+        metadata={"operations": operations, "max_operations": max_operations, "destructive": destructive},
     )
 
 

@@ -262,6 +262,10 @@ class SalesforceSandbox:
     def request_log(self) -> list[SalesforceRequestRecord]:
         return self._store.request_log()
 
+    def write_count(self) -> int:
+        """How many of the logged requests were writes."""
+        return self._store.write_count()
+
     def clear_request_log(self) -> None:
         self._store.clear_request_log()
 

@@ -437,6 +437,9 @@ def compile_query(query: Query, include_deleted: bool) -> CompiledQuery:
 # ---------------------------------------------------------------------------------------------- request log
 
 
+WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
+
+
 @dataclass(frozen=True)
 class SalesforceRequestRecord:
     seq: int
@@ -447,7 +450,7 @@ class SalesforceRequestRecord:
 
     @property
     def is_write(self) -> bool:
-        return self.method in ("POST", "PATCH", "PUT", "DELETE")
+        return self.method in WRITE_METHODS
 
 
 # ---------------------------------------------------------------------------------------------- the store
@@ -569,6 +572,12 @@ class OrgStore:
         with self.reading() as connection:
             rows = connection.execute("SELECT seq, method, path, status, at FROM request_log ORDER BY seq")
             return [SalesforceRequestRecord(*row) for row in rows]
+
+    def write_count(self) -> int:
+        """How many write requests (SalesforceRequestRecord.is_write) the log holds, counted without reading it."""
+        with self.reading() as connection:
+            query = f"SELECT count(*) FROM request_log WHERE method IN ({', '.join('?' * len(WRITE_METHODS))})"
+            return connection.execute(query, WRITE_METHODS).fetchone()[0]
 
     def clear_request_log(self) -> None:
         with self.writing() as connection:

@@ -131,6 +131,10 @@ class StripeSandbox:
         """Every request since the last reset, oldest first (persisted: other processes' requests count too)."""
         return self._store.request_log()
 
+    def write_count(self) -> int:
+        """How many of those requests were writes."""
+        return self._store.write_count()
+
     def clear_request_log(self) -> None:
         self._store.clear_request_log()
 

@@ -57,6 +57,9 @@ _SCHEMA = [
 ]
 
 
+WRITE_METHODS = ("POST", "DELETE")
+
+
 @dataclass(frozen=True)
 class StripeRequestRecord:
     seq: int
@@ -72,7 +75,7 @@ class StripeRequestRecord:
 
     @property
     def is_write(self) -> bool:
-        return self.method in ("POST", "DELETE")
+        return self.method in WRITE_METHODS
 
 
 @dataclass(frozen=True)
@@ -366,6 +369,11 @@ class StripeStore:
             )
             for seq, method, path, params, key, status, request_id, at in rows
         ]
+
+    def write_count(self) -> int:
+        """How many write requests (StripeRequestRecord.is_write) the log holds, counted without reading it."""
+        query = f"SELECT count(*) FROM request_log WHERE method IN ({', '.join('?' * len(WRITE_METHODS))})"
+        return self._query(query, WRITE_METHODS)[0][0]
 
     def clear_request_log(self) -> None:
         with self.transaction():

@@ -1,0 +1,88 @@
+"""A sync reads Stripe in proportion to what changed (issue 9): the objects of contracts that are as they were when
+last wholly in sync are not read; a change in Salesforce has its contracts read and written; an edit made by hand in
+Stripe to an unchanged contract is left to the drift check, after which the next sync reads and corrects it.
+
+Everything goes through the real clients against the sandboxes; the sync through `run_sync`, as the CLI runs it."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+
+from sf_stripe_pipeline import home
+from sf_stripe_pipeline.definitions import defs
+from sf_stripe_pipeline.defs.stripe.schedules import drift_run_config
+from sf_stripe_pipeline.runner import run_sync
+from sf_stripe_pipeline.stripe.lookup import SYNC_KEY
+
+from .conftest import SyncedOrg
+
+
+COUPON_CONTRACT_OBJECTS = {"coupons", "customers", "products", "prices", "subscription_schedules", "subscriptions"}
+
+
+def _stripe_reads(synced: SyncedOrg, since: int) -> list[str]:
+    return [entry.path for entry in synced.stripe_sandbox.request_log()[since:] if entry.method == "GET"]
+
+
+def _objects_by_state() -> dict[str, int]:
+    with duckdb.connect(str(home.warehouse_path()), read_only=True) as conn:
+        return dict(conn.execute("SELECT state, count(*) FROM sync.stripe_objects GROUP BY state").fetchall())
+
+
+def _sync(synced: SyncedOrg) -> tuple[list[str], int]:
+    """(the Stripe paths the sync read, its Stripe writes)."""
+    before = len(synced.stripe_sandbox.request_log())
+    summary = run_sync()
+    assert summary.success and summary.exit_code == 0, summary.failure
+    return _stripe_reads(synced, before), summary.stripe_writes
+
+
+def test_unchanged_contracts_are_not_read_and_changed_ones_are(demo_org: SyncedOrg) -> None:
+    first = run_sync()
+    assert first.success and first.stripe_writes > 0
+    # The first sync created the coupon snapshots in Salesforce that the coupons name (F43): those contracts
+    # changed, so the second sync reads them (and writes nothing); everything else is left unread.
+    reads, writes = _sync(demo_org)
+    assert writes == 0 and all(path.split("/")[2] in COUPON_CONTRACT_OBJECTS for path in reads)
+
+    reads, writes = _sync(demo_org)
+    assert (reads, writes) == ([], 0), "nothing changed since every contract was synced"
+    states = _objects_by_state()
+    assert set(states) == {"unchanged"} and states["unchanged"] > 30
+
+    # A change in Salesforce: the account's contracts are read (and only theirs), its customer updated.
+    client = demo_org.stripe
+    customer = next(c for c in client.v1.customers.list({"limit": 100}).auto_paging_iter() if SYNC_KEY in c.metadata)
+    account_id = customer.metadata[SYNC_KEY].split(":", 1)[1]
+    demo_org.sf.Account.update(account_id, {"Name": "Renamed in Salesforce"})
+    reads, writes = _sync(demo_org)
+    assert client.v1.customers.retrieve(customer.id).name == "Renamed in Salesforce"
+    assert writes == 1
+    assert f"/v1/customers/{customer.id}" in reads
+    states = _objects_by_state()
+    assert 0 < len(reads) < states["unchanged"], "the other contracts stay unread"
+
+    reads, writes = _sync(demo_org)
+    assert (reads, writes) == ([], 0)
+
+
+def test_a_hand_edit_in_stripe_waits_for_the_drift_check_then_the_next_sync_corrects_it(demo_org: SyncedOrg) -> None:
+    assert run_sync().success and run_sync().success
+    client = demo_org.stripe
+    customer = next(c for c in client.v1.customers.list({"limit": 100}).auto_paging_iter() if SYNC_KEY in c.metadata)
+    client.v1.customers.update(customer.id, {"name": "Edited by hand in the Dashboard"})
+
+    reads, writes = _sync(demo_org)
+    assert (reads, writes) == ([], 0), "Salesforce did not change: the sync trusts its last sync"
+    assert client.v1.customers.retrieve(customer.id).name == "Edited by hand in the Dashboard"
+
+    check = defs().resolve_job_def("stripe_drift_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), run_config=drift_run_config(False)
+    )
+    assert check.success
+    reads, writes = _sync(demo_org)
+    assert f"/v1/customers/{customer.id}" in reads
+    assert writes == 1
+    assert client.v1.customers.retrieve(customer.id).name != "Edited by hand in the Dashboard"
+    assert _sync(demo_org) == ([], 0)
