@@ -206,18 +206,27 @@ def _records_of(org: OrgSnapshot, contract: Contract) -> _ContractRecords:
     )
 
 
-def _schema_violations(records: Iterable[_ContractRecords]) -> dict[str, list[tuple[str, Violation]]]:
-    """Record Id -> (check, violation) for every failing value, validating each object's records once. A custom
-    check (schemas.CUSTOM_CHECKS) is its own rule; pandera's built-in checks are rule `schema`."""
-    unique: dict[str, dict[str, dict]] = defaultdict(dict)
-    for contract_records in records:
-        for sobject, rows in contract_records.by_object.items():
-            unique[sobject].update((row["Id"], row) for row in rows)
+def _schema_violations(
+    records: Iterable[_ContractRecords], stored: Mapping[str, pd.DataFrame] | None = None
+) -> dict[str, list[tuple[str, Violation]]]:
+    """Record Id -> (check, violation) for every failing value. `stored`: the failures extraction found (sobject ->
+    frame of schemas.FAILURE_COLUMNS); without them, each object's records are validated here, once. A custom check
+    (schemas.CUSTOM_CHECKS) is its own rule; pandera's built-in checks are rule `schema`."""
+    if stored is None:
+        unique: dict[str, dict[str, dict]] = defaultdict(dict)
+        for contract_records in records:
+            for sobject, rows in contract_records.by_object.items():
+                unique[sobject].update((row["Id"], row) for row in rows)
+        stored = {
+            sobject: schema_failures(sobject, records_frame(sobject, unique[sobject].values()))
+            for sobject in SCHEMAS
+            if unique[sobject]
+        }
     found: dict[str, list[tuple[str, Violation]]] = defaultdict(list)
     for sobject in SCHEMAS:
-        if not unique[sobject]:
+        failures = stored.get(sobject)
+        if failures is None:
             continue
-        failures = schema_failures(sobject, records_frame(sobject, unique[sobject].values()))
         for failure in failures.itertuples(index=False):
             if failure.Id is None or pd.isna(failure.Id):
                 continue
@@ -908,11 +917,15 @@ def assess_contracts(
     *,
     today: date,
     instance_url: str = "",
+    schema_failures: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, ContractAssessment]:
     """What each contract syncs, which order fails with which violations, which wait, and the desired objects of
-    the synced orders (translate.desired_state merges them), each contract assessed once."""
+    the synced orders (translate.desired_state merges them), each contract assessed once. `schema_failures`: the
+    failing values extraction stored (sobject -> frame); without them the contracts' records are validated here."""
     assessors = {contract.key: _ContractAssessor(org, config, contract) for contract in contracts}
-    schema_by_id = _schema_violations(a.records for a in assessors.values() if not a.held_by_deletion)
+    schema_by_id = _schema_violations(
+        (a.records for a in assessors.values() if not a.held_by_deletion), schema_failures
+    )
     shared_by_id = _shared_record_violations(org)
     context = TranslationContext(org, config, DataMapper(config), today, instance_url)
     return {key: assessor.assess(context, schema_by_id, shared_by_id) for key, assessor in assessors.items()}

@@ -8,6 +8,8 @@ same one the Salesforce sandbox serves, so the two cannot drift.
 
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -226,10 +228,18 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
 FAILURE_COLUMNS = ["Id", "column", "check", "failure_case"]
 
 
+def _schema(sobject: str) -> pa.DataFrameSchema:
+    return SCHEMAS[sobject].to_schema() if sobject in SCHEMAS else catalogue_schema(sobject)
+
+
+def schema_digest(sobject: str) -> str:
+    """Identifies the checks `sobject`'s records pass: failures stored under another digest are out of date."""
+    return hashlib.sha256(repr(_schema(sobject)).encode()).hexdigest()
+
+
 def records_frame(sobject: str, records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Records as a frame holding every column its schema checks (absent fields are null, as in Salesforce)."""
-    columns = list(SCHEMAS[sobject].to_schema().columns)
-    return pd.DataFrame.from_records(list(records), columns=columns)
+    return pd.DataFrame.from_records(list(records), columns=list(_schema(sobject).columns))
 
 
 def schema_failures(sobject: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -237,7 +247,7 @@ def schema_failures(sobject: str, frame: pd.DataFrame) -> pd.DataFrame:
     Objects without a schema here are checked against the one derived from the catalogue."""
     frame = frame.reset_index(drop=True)
     try:
-        (SCHEMAS.get(sobject) or catalogue_schema(sobject)).validate(frame, lazy=True)
+        _schema(sobject).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
     else:

@@ -8,6 +8,9 @@ strict `>` could miss a record written in that second after the previous extract
 The user's SOQL filter for an object (spec F4) does not drop records from the warehouse: a second, Id-only query
 with the filter marks each record's `_passes_filter`. The sync then knows an order exists but was filtered out,
 which it needs to explain "the initial order was skipped by your filters" instead of "not found".
+
+The upserted records are validated against their pandera schema once, here (`validate_extracted`): the schema
+checks and the sync's validation read the failures stored with them instead of validating the table again.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class ExtractionResult:
     watermark_before: datetime | None
     watermark_after: datetime | None
     soql: str
+    validated: int = 0
+    """Records validated against the object's schema (the upserted ones; all when the schema changed)."""
 
 
 def soql_datetime(moment: datetime) -> str:
@@ -82,9 +87,11 @@ def extract_object(
     extracted_at = datetime.now(UTC)
     total = deleted = filtered_out = 0
     newest = since
+    upserted: list[str] = []
     for chunk in _chunks(client.query_all_iter(soql, include_deleted=True), UPSERT_CHUNK):
         frame = pd.DataFrame.from_records(chunk, columns=fields)
         frame["_passes_filter"] = True if passing_ids is None else frame["Id"].isin(passing_ids)
+        upserted += frame["Id"].tolist()
         frame["_extracted_at"] = extracted_at
         frame["_run_id"] = run_id
         org_tables.upsert_records(conn, sobject, frame)
@@ -95,5 +102,6 @@ def extract_object(
         if pd.notna(chunk_newest) and (newest is None or chunk_newest.to_pydatetime() > newest):
             newest = chunk_newest.to_pydatetime()
 
+    validated = org_tables.validate_extracted(conn, sobject, None if full_refresh else upserted)
     org_tables.set_watermark(conn, sobject, newest, extracted_at)
-    return ExtractionResult(sobject, total, deleted, filtered_out, since, newest, soql)
+    return ExtractionResult(sobject, total, deleted, filtered_out, since, newest, soql, validated)

@@ -9,14 +9,15 @@ NULL and named in the record's `_unstorable_numbers` flag, which the pandera sch
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS, OrgSnapshot
+from sf_stripe_pipeline.core.schemas import FAILURE_COLUMNS, records_frame, schema_digest, schema_failures
 from sf_stripe_pipeline.salesforce import catalogue
 from sf_stripe_pipeline.warehouse.db import SALESFORCE_SCHEMA, fetch_dicts
 
@@ -39,6 +40,11 @@ EXTRACTION_COLUMNS = {
     UNSTORABLE_NUMBERS: "VARCHAR",
 }
 WATERMARKS = f"{SALESFORCE_SCHEMA}._watermarks"
+SCHEMA_FAILURES = f"{SALESFORCE_SCHEMA}._schema_failures"
+"""Every value of the extracted records that fails its object's pandera schema (core/schemas.py), kept up to date
+by extraction for the records it upserts: the records are validated once, not again by every run."""
+VALIDATED_SCHEMAS = f"{SALESFORCE_SCHEMA}._validated_schemas"
+"""Per object, the schema digest its stored failures were found with (another digest: validate the table again)."""
 ORG_OBJECTS = [sobject for sobject in catalogue.SOBJECTS if sobject != "Sync_Record__c"]
 """What the sync reads; its own Sync_Record__c rows are compared separately (see `sync_record_rows`)."""
 
@@ -59,6 +65,11 @@ def create_tables(conn: duckdb.DuckDBPyConnection) -> None:
         f"CREATE TABLE IF NOT EXISTS {WATERMARKS} "
         "(sobject VARCHAR PRIMARY KEY, system_modstamp TIMESTAMPTZ, extracted_at TIMESTAMPTZ)"
     )
+    conn.execute(
+        f'CREATE TABLE IF NOT EXISTS {SCHEMA_FAILURES} (sobject VARCHAR, "Id" VARCHAR, "column" VARCHAR, '
+        '"check" VARCHAR, failure_case VARCHAR)'
+    )
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {VALIDATED_SCHEMAS} (sobject VARCHAR PRIMARY KEY, schema_digest VARCHAR)")
 
 
 def _upgrade_columns(conn: duckdb.DuckDBPyConnection, sobject: str) -> None:
@@ -164,13 +175,65 @@ def set_watermark(conn: duckdb.DuckDBPyConnection, sobject: str, system_modstamp
     conn.execute(f"INSERT OR REPLACE INTO {WATERMARKS} VALUES (?, ?, ?)", [sobject, system_modstamp, extracted_at])
 
 
+def _rows(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None) -> tuple[list[str], list]:
+    """(column names, rows) of the extracted records of `sobject` (those of `ids`, or all), extraction columns the
+    core does not read left out."""
+    where = ' WHERE "Id" IN ?' if ids is not None else ""
+    query = f"SELECT * EXCLUDE (_extracted_at, _run_id) FROM {table_name(sobject)}{where}"
+    cursor = conn.execute(query, [list(ids)] if ids is not None else [])
+    return [column[0] for column in cursor.description], cursor.fetchall()
+
+
 def load_org(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str] = ORG_OBJECTS) -> OrgSnapshot:
     """The extracted org (or some of its objects) as the core's OrgSnapshot, read table by table as rows."""
-    tables = {}
-    for sobject in sobjects:
-        cursor = conn.execute(f"SELECT * EXCLUDE (_extracted_at, _run_id) FROM {table_name(sobject)}")
-        tables[sobject] = ([column[0] for column in cursor.description], cursor.fetchall())
-    return OrgSnapshot.from_rows(tables)
+    return OrgSnapshot.from_rows({sobject: _rows(conn, sobject) for sobject in sobjects})
+
+
+def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None) -> list[dict]:
+    """Extracted records of one object (those of `ids`, or all), typed as the org snapshot has them."""
+    return OrgSnapshot.from_rows({sobject: _rows(conn, sobject, ids)}).records(sobject)
+
+
+def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None) -> int:
+    """Validate the records of `ids` (None: the whole table) against the object's schema and store what fails in
+    place of what they failed before. The whole table is validated when its stored failures were found with
+    another schema (or none). Returns how many records were validated."""
+    digest = schema_digest(sobject)
+    stored = conn.execute(f"SELECT schema_digest FROM {VALIDATED_SCHEMAS} WHERE sobject = ?", [sobject]).fetchone()
+    if stored is None or stored[0] != digest:
+        ids = None
+    if ids is not None and not ids:
+        return 0
+    records = typed_records(conn, sobject, ids)
+    failures = schema_failures(sobject, records_frame(sobject, records))
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        if ids is None:
+            conn.execute(f"DELETE FROM {SCHEMA_FAILURES} WHERE sobject = ?", [sobject])
+        else:
+            conn.execute(f'DELETE FROM {SCHEMA_FAILURES} WHERE sobject = ? AND "Id" IN ?', [sobject, list(ids)])
+        if not failures.empty:
+            conn.register("failures", failures.assign(sobject=sobject))
+            try:
+                conn.execute(
+                    f'INSERT INTO {SCHEMA_FAILURES} SELECT sobject, CAST("Id" AS VARCHAR), "column", "check", '
+                    "failure_case FROM failures"
+                )
+            finally:
+                conn.unregister("failures")
+        conn.execute(f"INSERT OR REPLACE INTO {VALIDATED_SCHEMAS} VALUES (?, ?)", [sobject, digest])
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    return len(records)
+
+
+def stored_schema_failures(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """The stored failures of each object (columns of core.schemas.FAILURE_COLUMNS)."""
+    query = f'SELECT sobject, "Id", "column", "check", failure_case FROM {SCHEMA_FAILURES} WHERE sobject IN ?'
+    frame = conn.execute(query, [list(sobjects)]).df()
+    return {sobject: rows[FAILURE_COLUMNS].reset_index(drop=True) for sobject, rows in frame.groupby("sobject")}
 
 
 def sync_record_rows(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

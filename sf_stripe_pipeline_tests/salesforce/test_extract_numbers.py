@@ -90,3 +90,25 @@ def test_a_warehouse_with_double_columns_is_upgraded_to_exact_decimals(tmp_path)
     (row,) = conn.execute('SELECT "UnitPrice", "Quantity", _unstorable_numbers FROM salesforce."OrderItem"').fetchall()
     assert row == (Decimal("0.1"), Decimal(3), None)
     conn.close()
+
+
+def test_extraction_validates_the_records_it_upserts_once_and_stores_what_fails(
+    extracted: duckdb.DuckDBPyConnection, tmp_path, monkeypatch
+) -> None:
+    def unstorable_lines() -> set[str]:
+        failures = org_tables.stored_schema_failures(extracted, ["OrderItem"])["OrderItem"]
+        return set(failures[failures["check"] == "number_stored_exactly"]["Id"])
+
+    assert unstorable_lines() == {"802000000000003AAA"}
+    client = SalesforceSandbox(tmp_path / "salesforce").client()
+    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:05:00Z")
+    client.OrderItem.update("802000000000003AAA", {"UnitPrice": 10})
+
+    fixed = extract_object(client, extracted, "OrderItem")  # from the 12:00 mark: every line again
+    again = extract_object(client, extracted, "OrderItem")  # from 12:05: the fixed line only
+
+    assert fixed.validated == fixed.records == len(LINES)
+    assert again.validated == again.records == 1, "only what the extraction upserted is validated again"
+    assert unstorable_lines() == set(), "the fixed line's failure is gone"
+    still_failing = org_tables.stored_schema_failures(extracted, ["OrderItem"])["OrderItem"]
+    assert set(still_failing["Id"]) == set(LINES), "the failures of lines not re-read are kept (no price book entry)"

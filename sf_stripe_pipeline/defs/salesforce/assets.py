@@ -104,6 +104,7 @@ def extract_salesforce(
                 asset_key=key,
                 metadata={
                     "records_extracted": result.records,
+                    "records_validated": result.validated,
                     "deleted_records": result.deleted,
                     "filtered_out": result.filtered_out,
                     "watermark": str(result.watermark_after) if result.watermark_after else "none",

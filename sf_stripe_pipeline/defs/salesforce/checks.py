@@ -1,5 +1,7 @@
 """Schema checks on the extracted Salesforce tables: one `schema` check per object, each executable on its own (the
-UI's "Execute" on a check reads the table and evaluates it; it extracts nothing).
+UI's "Execute" on a check validates the table as it is; it extracts nothing). Extraction validates the records it
+upserts once and stores their failing values (`warehouse/org.py`, `validate_extracted`): in a run that extracted
+them, the checks report those.
 
 Hand-written pandera schemas (`core/schemas.py`) cover the objects the sync maps; the others are checked against
 the schema derived from the catalogue (`core/catalogue_schemas.py`). The checks are non-blocking warnings: a
@@ -15,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 
 from sf_stripe_pipeline import warehouse
 from sf_stripe_pipeline.core import schemas
+from sf_stripe_pipeline.core.schemas import FAILURE_COLUMNS
 from sf_stripe_pipeline.defs.metadata import records_table
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS, SOBJECT_BY_KEY
 
@@ -41,21 +44,31 @@ def salesforce_schema_checks(
 ) -> Iterator[dg.AssetCheckResult]:
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        for check_key in sorted(context.selected_asset_check_keys, key=lambda key: key.asset_key.to_string()):
-            sobject = SOBJECT_BY_KEY[check_key.asset_key]
-            frame = conn.execute(f"SELECT * FROM {warehouse.table_name(sobject)}").df()
-            yield schema_check_result(sobject, frame)
+        keys = sorted(context.selected_asset_check_keys, key=lambda key: key.asset_key.to_string())
+        sobjects = [SOBJECT_BY_KEY[check_key.asset_key] for check_key in keys]
+        for sobject in sobjects:
+            if not _extracted_in_this_run(context, sobject):  # executed on its own: evaluate the table as it is
+                warehouse.org.validate_extracted(conn, sobject, None)
+        failures = warehouse.org.stored_schema_failures(conn, sobjects)
+        for sobject in sobjects:
+            (records,) = conn.execute(f"SELECT count(*) FROM {warehouse.table_name(sobject)}").fetchone()
+            yield schema_check_result(sobject, records, failures.get(sobject, pd.DataFrame(columns=FAILURE_COLUMNS)))
 
 
-def schema_check_result(sobject: str, frame: pd.DataFrame) -> dg.AssetCheckResult:
-    failures = schemas.schema_failures(sobject, frame)
+def _extracted_in_this_run(context: dg.AssetCheckExecutionContext, sobject: str) -> bool:
+    latest = context.instance.get_latest_materialization_event(EXTRACT_KEYS[sobject])
+    return latest is not None and latest.run_id == context.run.run_id
+
+
+def schema_check_result(sobject: str, records: int, failures: pd.DataFrame) -> dg.AssetCheckResult:
+    """The check's verdict on `records` extracted records and their failing values (found at extraction)."""
     return dg.AssetCheckResult(
         check_name=SCHEMA_CHECK,
         asset_key=EXTRACT_KEYS[sobject],
         passed=failures.empty,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "records_checked": len(frame),
+            "records_checked": records,
             "failing_records": int(failures["Id"].nunique()) if not failures.empty else 0,
             "failures": len(failures),
             "failure_cases": records_table(failures.to_dict("records"), schemas.FAILURE_COLUMNS),

@@ -38,6 +38,7 @@ from sf_stripe_pipeline.core import (
     polled_contracts,
 )
 from sf_stripe_pipeline.core.limits import withhold_destructive
+from sf_stripe_pipeline.core.schemas import SCHEMAS
 from sf_stripe_pipeline.core.unchanged import desired_digest, unchanged_objects
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.defs.metadata import records_table, table_metadata
@@ -122,7 +123,12 @@ def validated_contracts(
         if sync_config().account_polling and scope.window is not None:
             contracts += polled_contracts(every_contract, org_snapshot, scope.window, selected=contracts)
         assessments = assess_contracts(
-            contracts, org_snapshot, sync_config(), today=clock.now().date(), instance_url=instance_url
+            contracts,
+            org_snapshot,
+            sync_config(),
+            today=clock.now().date(),
+            instance_url=instance_url,
+            schema_failures=org.stored_schema_failures(conn, list(SCHEMAS)),
         )
         validation.write(
             conn, run_id=context.run.run_id, partition=scope.label, contracts=contracts, assessments=assessments
