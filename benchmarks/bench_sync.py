@@ -8,8 +8,9 @@ Each repeat runs in a fresh `$SF_STRIPE_HOME`, in a child process (so peak RSS i
 3. a second `sync` right after (must write nothing).
 `--one-order`: two activated orders are set back to Draft before the first sync (the config's filter leaves them
 out); after the no-op re-sync one is activated again and synced with `sync --order <id>`, then the other is
-activated and picked up by a plain `sync` (a new order in a synced org). They are orders whose account and price
-book entries other orders share, so their customer, products and prices exist.
+activated and picked up by a plain `sync` (a new order in a synced org). They are new-business orders (no amendment,
+no amended contract) whose account and price book entries other orders share, so their customer, products and
+prices exist.
 `--dry-run`: only steps 1 and `sync --dry-run` (extract, validate, desired, actual, plan; nothing written).
 Figures come from the sandboxes' request logs and the child's peak RSS. Medians over repeats are printed and
 written to benchmarks/results/sync.json (sync-one-order.json, sync-dry-run.json).
@@ -74,7 +75,15 @@ from sf_stripe_pipeline import home
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
 
 sf = SalesforceSandbox(home.salesforce_sandbox_dir()).client()
-orders = {r["Id"]: r["AccountId"] for r in sf.query_all_iter("SELECT Id, AccountId FROM Order WHERE Status = 'Activated'")}
+# New business only: not an amendment, nor the initial order of an amended contract (an amendment is a change of a
+# contract, with its own writes: a schedule update, its line prices).
+opportunities = sf.query_all_iter("SELECT Id, SBQQ__AmendedContract__c FROM Opportunity")
+amended = {r["SBQQ__AmendedContract__c"]: r["Id"] for r in opportunities if r["SBQQ__AmendedContract__c"]}
+contracts = sf.query_all_iter("SELECT Id, SBQQ__Quote__c FROM Contract")
+amended_quotes = {r["SBQQ__Quote__c"] for r in contracts if r["Id"] in amended}
+orders = {r["Id"]: r["AccountId"] for r in sf.query_all_iter(
+    "SELECT Id, AccountId, OpportunityId, SBQQ__Quote__c FROM Order WHERE Status = 'Activated'")
+    if r["OpportunityId"] not in set(amended.values()) and r["SBQQ__Quote__c"] not in amended_quotes}
 entries = {}
 for item in sf.query_all_iter("SELECT OrderId, PricebookEntryId FROM OrderItem"):
     entries.setdefault(item["OrderId"], set()).add(item["PricebookEntryId"])
