@@ -6,16 +6,18 @@ shell around `apply_plan`, which runs these named steps:
    so the Stripe coupons can name them and a re-run never makes a second one;
 3. `reactivate_archived_prices`: an archived line price that an operation needs again is reactivated first and
    archived again after (recovery from a price archived while its schedule failed);
-4. `execute_plan` (stripe/writes.py): every operation, independent ones concurrently, each recorded as it
+4. `forget_contracts_in_flight`: the objects of contracts about to change lose their synced digest, so a crash
+   leaves them to be read again (core/unchanged.py);
+5. `execute_plan` (stripe/writes.py): every operation, independent ones concurrently, each recorded as it
    completes through `WarehouseJournal`: the intent before the request, then the outcome in `sync.sync_records`
    and the id in the ledger in one DuckDB transaction. A crash at any point loses nothing;
-5. `remember_synced_contracts`: the ledger keeps the desired digest of every object whose contracts are now wholly
+6. `remember_synced_contracts`: the ledger keeps the desired digest of every object whose contracts are now wholly
    in sync, so the next sync leaves them unread while Salesforce stays as it is (core/unchanged.py);
-6. `sync_records_for`: one Sync_Record__c verdict per order (F7), and which amendments need the contract's id;
-7. `write_back`: Stripe ids and payment links onto the Salesforce records (F45), coupon ids (F44), each result
+7. `sync_records_for`: one Sync_Record__c verdict per order (F7), and which amendments need the contract's id;
+8. `write_back`: Stripe ids and payment links onto the Salesforce records (F45), coupon ids (F44), each result
    appended to the audit trail as soon as it is known;
-8. `upsert_sync_records`: the Sync_Record__c rows that changed, then retention (F9);
-9. the audit rows of the rejected contracts.
+9. `upsert_sync_records`: the Sync_Record__c rows that changed, then retention (F9);
+10. the audit rows of the rejected contracts.
 
 Every step reads what it needs from the warehouse tables the earlier assets wrote, so it can be tested with a DuckDB
 connection and the sandbox clients, without Dagster.
@@ -238,6 +240,7 @@ def apply_plan(
     audit_rows = _append_audit(conn, audit.write_back_rows(run_id, partition, now, snapshot_results))
     ids.update(coupons.snapshot_refs(created_snapshots, instance_url))
     operations = reactivate_archived_prices(operations, actual.bodies(conn), desired_by_ref)
+    forget_contracts_in_flight(conn, desired_objects, operations)
     journal = WarehouseJournal(conn, run_id=run_id, partition=partition)
     execution = execute_plan(
         stripe_client, operations, ids, journal=journal, settings=settings, lanes=customer_lanes(desired_objects)
@@ -318,6 +321,16 @@ def record_in_ledger(
             if ref in ids and known_ids.get(ref) != ids[ref]
         ],
     )
+
+
+def forget_contracts_in_flight(
+    conn: duckdb.DuckDBPyConnection, desired_objects: Sequence[DesiredObject], operations: Sequence[PlannedOperation]
+) -> None:
+    """Before any write, the objects of the contracts about to change lose their synced digest: a run that dies
+    midway leaves them to be read again, even if Salesforce goes back to what it was (core/unchanged.py)."""
+    changing = {key for op in operations for key in op.contract_keys}
+    in_flight = [obj for obj in desired_objects if changing.intersection(obj.contract_keys)]
+    ledger.set_synced_digests(conn, dict.fromkeys((obj.address for obj in in_flight), None))
 
 
 def remember_synced_contracts(

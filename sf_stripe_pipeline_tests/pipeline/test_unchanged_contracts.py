@@ -6,14 +6,20 @@ Everything goes through the real clients against the sandboxes; the sync through
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import duckdb
 
-from sf_stripe_pipeline import home
+from sf_stripe_pipeline import home, warehouse
+from sf_stripe_pipeline.apply import forget_contracts_in_flight
+from sf_stripe_pipeline.core.desired import DesiredObject
+from sf_stripe_pipeline.core.plan import planned_operation
 from sf_stripe_pipeline.definitions import defs
 from sf_stripe_pipeline.defs.stripe.schedules import drift_run_config
 from sf_stripe_pipeline.runner import run_sync
 from sf_stripe_pipeline.stripe.lookup import SYNC_KEY
+from sf_stripe_pipeline.warehouse import ledger
 
 from .conftest import SyncedOrg
 
@@ -86,3 +92,32 @@ def test_a_hand_edit_in_stripe_waits_for_the_drift_check_then_the_next_sync_corr
     assert writes == 1
     assert client.v1.customers.retrieve(customer.id).name != "Edited by hand in the Dashboard"
     assert _sync(demo_org) == ([], 0)
+
+
+def test_contracts_about_to_change_lose_their_digest_before_any_write(tmp_path) -> None:
+    """A run that dies between a Stripe write and the end of apply must not leave the contract trusted: were
+    Salesforce put back as it was, the next sync would otherwise skip an object Stripe now holds differently."""
+    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    warehouse.prepare(conn)
+    objects = [
+        DesiredObject("customer", "acct", "Account", "acct", {"name": "Acme"}, None, ("c1", "c2"), ()),
+        DesiredObject("subscription_schedule", "c1", "Order", "c1", {}, None, ("c1",), ()),
+        DesiredObject("subscription_schedule", "c2", "Order", "c2", {}, None, ("c2",), ()),
+    ]
+    now = datetime.now(UTC)
+    ledger.record(conn, [
+        {"stripe_object": obj.stripe_object, "key": obj.key, "stripe_id": f"id_{obj.key}", "sf_object": obj.sf_object,
+         "sf_id": obj.sf_id, "payload_hash": None, "run_id": "r1", "updated_at": now}
+        for obj in objects
+    ])  # fmt: skip
+    ledger.set_synced_digests(conn, {obj.address: "digest-as-last-synced" for obj in objects})
+    update = planned_operation(objects[2], "update", "id_c2", {"end_behavior": "cancel"})
+
+    forget_contracts_in_flight(conn, objects, [update])
+
+    digests = {address: entry.synced_digest for address, entry in ledger.entries(conn).items()}
+    assert digests == {
+        "customer:acct": None,  # shared with c2
+        "subscription_schedule:c1": "digest-as-last-synced",
+        "subscription_schedule:c2": None,
+    }
