@@ -7,7 +7,6 @@ to the Stripe id when it applies the plan, and `depends_on` orders the work.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,16 +27,21 @@ def is_ref(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and REF_KEY in value
 
 
-def refs_in(value: Any) -> Iterator[str]:
-    """Every "stripe_object:key" referenced anywhere inside params."""
-    if is_ref(value):
-        yield value[REF_KEY]
-    elif isinstance(value, dict):
-        for child in value.values():
-            yield from refs_in(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from refs_in(child)
+def refs_in(value: Any) -> list[str]:
+    """Every "stripe_object:key" referenced anywhere inside params (in no particular order). A loop, not recursion:
+    every drafted object passes here."""
+    found: list[str] = []
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, dict):
+            if len(current) == 1 and REF_KEY in current:
+                found.append(current[REF_KEY])
+            else:
+                pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+    return found
 
 
 STRIPE_DEPENDENCY_TIERS: tuple[tuple[str, ...], ...] = (

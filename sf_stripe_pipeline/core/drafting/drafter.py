@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from fractions import Fraction
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from sf_stripe_pipeline.core.amendments import Aggregate, Netting
@@ -79,6 +80,7 @@ PAYMENT_TERM_PATHS = frozenset(
 """The schedule target's payment terms, which evergreen subscriptions (F39) and one-time invoices (F26) take."""
 
 
+@cache
 def metadata_type_name(sobject: str) -> str:
     """Spec §1.12: `PricebookEntry` -> `pricebook_entry`, `SBQQ__Quote__c` -> `quote`, `OrderItemX` -> `oi_x`."""
     name = snake_case(sobject.removeprefix("SBQQ__").removesuffix("__c"))
