@@ -121,3 +121,18 @@ def test_contracts_about_to_change_lose_their_digest_before_any_write(tmp_path) 
         "subscription_schedule:c1": "digest-as-last-synced",
         "subscription_schedule:c2": None,
     }
+
+
+def test_a_manual_sync_compares_its_contracts_with_stripe_whatever_their_last_sync(demo_org: SyncedOrg) -> None:
+    assert run_sync().success and run_sync().success
+    order = demo_org.unamended_new_orders()[0]
+    customer_id = demo_org.stripe_id("Account", order["AccountId"])
+    client = demo_org.stripe
+    client.v1.customers.update(customer_id, {"name": "Edited by hand in the Dashboard"})
+    before = len(demo_org.stripe_sandbox.request_log())
+
+    summary = run_sync(order_ids=[order["Id"]])
+
+    assert summary.success and summary.stripe_writes == 1
+    assert f"/v1/customers/{customer_id}" in _stripe_reads(demo_org, before)
+    assert client.v1.customers.retrieve(customer_id).name != "Edited by hand in the Dashboard"

@@ -45,7 +45,13 @@ from sf_stripe_pipeline.defs.metadata import records_table, table_metadata
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS
 from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
-from sf_stripe_pipeline.defs.sync.scope import SCOPE_METADATA, SyncScopeConfig, latest_scope_label, resolve_scope
+from sf_stripe_pipeline.defs.sync.scope import (
+    SCOPE_METADATA,
+    SyncScopeConfig,
+    is_manual,
+    latest_scope_label,
+    resolve_scope,
+)
 from sf_stripe_pipeline.stripe.reads import ActualObject, fetch_actual, find_orphans
 from sf_stripe_pipeline.stripe.retry import RetryBudget, RetryingReader
 from sf_stripe_pipeline.warehouse import actual, audit, desired, ledger, org, plan, validation
@@ -188,8 +194,9 @@ def actual_stripe_state(
     """The Stripe objects behind the desired ones, read by the ledger's ids or the Stripe ids written on the
     Salesforce records (adoption); those neither names are looked for by their `salesforce_sync_key` metadata
     (objects an earlier attempt created without the pipeline learning their id: after a crash, or with the
-    warehouse rebuilt), so the plan adopts them instead of creating them twice. The objects of contracts unchanged
-    since they were last in sync are not read (`unchanged`, core/unchanged.py): the drift check finds hand edits."""
+    warehouse rebuilt), so the plan adopts them instead of creating them twice. Except in a manual sync, the objects
+    of contracts unchanged since they were last in sync are not read (`unchanged`, core/unchanged.py): the drift
+    check finds hand edits to them."""
     config = sync_config().stripe
     settings = stripe.execution_settings(config)
     reader = RetryingReader(stripe.get_client(config), RetryBudget(settings.retry_budget_seconds), settings.max_attempts)
@@ -198,7 +205,8 @@ def actual_stripe_state(
         wanted = desired.load(conn)
         digests = {obj.address: desired_digest(obj, sync_config()) for obj in wanted}
         entries = ledger.entries(conn)
-        unchanged = unchanged_objects(wanted, digests, entries)
+        # A manual sync compares its contracts with Stripe whatever their last sync left: it is how a user asks.
+        unchanged = {} if is_manual(_scope_label(context)) else unchanged_objects(wanted, digests, entries)
         to_read = [obj for obj in wanted if obj.address not in unchanged]
         known_ids = {address: entry.stripe_id for address, entry in entries.items()}
         found = fetch_actual(reader, to_read, known_ids, concurrency=settings.concurrency)

@@ -41,6 +41,15 @@ class SyncScopeConfig(dg.Config):
     )
 
 
+MANUAL_LABEL = "orders "
+"""How a manual sync's scope label starts ("orders 801..., 801...")."""
+
+
+def is_manual(label: str) -> bool:
+    """Whether a scope label is a manual sync's (chosen orders, not a window of days)."""
+    return label.startswith(MANUAL_LABEL)
+
+
 @dataclass(frozen=True)
 class SyncScope:
     label: str
@@ -80,7 +89,7 @@ def resolve_scope(config: SyncScopeConfig, tags: dict[str, str], known_order_ids
                 description=f"order_ids not found in the extracted Salesforce Orders: {', '.join(unknown)}",
                 allow_retries=False,
             )
-        return SyncScope(label="orders " + ", ".join(config.order_ids), order_ids=tuple(config.order_ids))
+        return SyncScope(label=MANUAL_LABEL + ", ".join(config.order_ids), order_ids=tuple(config.order_ids))
     day = tags.get(PARTITION_TAG)
     first_text = config.from_date or day or tags.get(RANGE_START_TAG)
     last_text = config.to_date or day or tags.get(RANGE_END_TAG)
