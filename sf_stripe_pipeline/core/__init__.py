@@ -2,7 +2,9 @@
 
     OrgSnapshot --build_contracts--> contracts --contracts_in_scope--> in scope (activated or changed in a window)
         --assess_contracts--> per contract: the orders synced, the failing order and its violations, the waiting ones
-        --desired_state--> desired Stripe objects --build_plan(actual Stripe state)--> operations
+        --desired_state--> desired Stripe objects
+        --unchanged.unchanged_objects(ledger digests)--> those whose contracts need no Stripe read
+        --build_plan(actual Stripe state of the rest)--> operations
         --limits.withhold_destructive--> the operations a run may apply
 
 No I/O, no clock and no environment here (except reading the config file): the Dagster shell extracts,
