@@ -23,9 +23,10 @@ import duckdb
 import pandas as pd
 from simple_salesforce import Salesforce
 
-from sf_stripe_pipeline.warehouse import org as org_tables
+from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 from sf_stripe_pipeline.salesforce.filters import where_clause
+from sf_stripe_pipeline.warehouse import org as org_tables
 
 UPSERT_CHUNK = 20_000
 
@@ -103,5 +104,9 @@ def extract_object(
             newest = chunk_newest.to_pydatetime()
 
     validated = org_tables.validate_extracted(conn, sobject, None if full_refresh else upserted)
+    if newest is not None:
+        # Never a mark ahead of the clock: a record stamped in the future (clock skew, a generated org) would hide
+        # every change made before that instant from the next extraction; re-reading those records is harmless.
+        newest = min(newest, clock.now())
     org_tables.set_watermark(conn, sobject, newest, extracted_at)
     return ExtractionResult(sobject, total, deleted, filtered_out, since, newest, soql, validated)

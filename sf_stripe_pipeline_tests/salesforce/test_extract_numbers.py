@@ -112,3 +112,35 @@ def test_extraction_validates_the_records_it_upserts_once_and_stores_what_fails(
     assert unstorable_lines() == set(), "the fixed line's failure is gone"
     still_failing = org_tables.stored_schema_failures(extracted, ["OrderItem"])["OrderItem"]
     assert set(still_failing["Id"]) == set(LINES), "the failures of lines not re-read are kept (no price book entry)"
+
+
+def test_a_record_stamped_in_the_future_does_not_hide_later_changes(tmp_path, monkeypatch) -> None:
+    """The watermark never runs ahead of the clock: a generated org (or clock skew) may stamp a record after now,
+    and a mark at that stamp would skip every change made before it (the README demo, run just after midnight UTC,
+    stamps today's orders up to 01:00)."""
+    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:00:00Z")
+    sandbox = SalesforceSandbox(tmp_path / "salesforce")
+    account = {"Id": "001000000000001AAA", "Name": "Acme"}
+    sandbox.replace_org({
+        "Account": [account],
+        "Order": [
+            {"Id": ORDER, "AccountId": account["Id"], "Status": "Activated",
+             "SystemModstamp": "2025-03-10T13:00:00.000+0000"},
+            {"Id": "801000000000002AAA", "AccountId": account["Id"], "Status": "Draft"},
+        ],
+    })  # fmt: skip
+    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    prepare(conn)
+    client = sandbox.client()
+
+    first = extract_object(client, conn, "Order")
+    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:05:00Z")
+    client.Order.update("801000000000002AAA", {"Status": "Activated"})
+    second = extract_object(client, conn, "Order")
+
+    assert first.watermark_after.isoformat() == "2025-03-10T12:00:00+00:00"
+    assert second.records >= 1
+    (status,) = conn.execute('SELECT "Status" FROM salesforce."Order" WHERE "Id" = ?', ["801000000000002AAA"]).fetchone()
+    assert status == "Activated"
+    conn.close()
+    sandbox.close()
