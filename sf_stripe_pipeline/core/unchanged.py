@@ -30,14 +30,15 @@ class LedgerEntry:
     """The object's `desired_digest` when its contracts were last wholly in sync; None: read it next time."""
 
 
-def desired_digest(desired: DesiredObject, config: SyncConfig | None = None) -> str:
+def desired_digest(desired: DesiredObject, config: SyncConfig | None = None, stripe_target: str = "") -> str:
     """What the plan of one object depends on besides Stripe: its parameters, what it clears, how it ends, what it
-    needs, and the config switches the planner reads. Not the Salesforce bookkeeping (its record, its contracts, the
-    Stripe id written back, which the ledger's id supersedes)."""
+    needs, the config switches the planner reads, and which Stripe it syncs to (`stripe_target`: pointed at another
+    account, nothing is trusted). Not the Salesforce bookkeeping (its record, its contracts, the Stripe id written
+    back, which the ledger's id supersedes)."""
     switches = (config.update_customers, config.update_products, config.account_polling) if config else None
     planned = [
         desired.stripe_object, desired.key, desired.params, sorted(desired.cleared_paths), desired.end_now,
-        sorted(desired.depends_on), switches,
+        sorted(desired.depends_on), switches, stripe_target,
     ]  # fmt: skip
     return hashlib.sha256(canonical_json(planned).encode()).hexdigest()
 

@@ -47,6 +47,7 @@ def test_the_digest_follows_what_is_planned_not_the_salesforce_bookkeeping() -> 
     assert desired_digest(replace(SCHEDULE_1, end_now={"prorate": False}), config()) != base
     assert desired_digest(replace(SCHEDULE_1, cleared_paths=("metadata.x",)), config()) != base
     assert desired_digest(SCHEDULE_1, config(update_customers=False)) != base, "the planner reads that switch"
+    assert desired_digest(SCHEDULE_1, config(), "sk_live@https://api.stripe.com") != base, "another Stripe"
 
 
 def test_contracts_as_last_synced_are_left_unread_with_the_ledger_ids() -> None:

@@ -16,6 +16,7 @@ from sf_stripe_pipeline.apply import forget_contracts_in_flight
 from sf_stripe_pipeline.core.desired import DesiredObject
 from sf_stripe_pipeline.core.plan import planned_operation
 from sf_stripe_pipeline.definitions import defs
+from sf_stripe_pipeline.defs.stripe.resources import StripeResource
 from sf_stripe_pipeline.defs.stripe.schedules import drift_run_config
 from sf_stripe_pipeline.runner import run_sync
 from sf_stripe_pipeline.stripe.lookup import SYNC_KEY
@@ -136,3 +137,14 @@ def test_a_manual_sync_compares_its_contracts_with_stripe_whatever_their_last_sy
     assert summary.success and summary.stripe_writes == 1
     assert f"/v1/customers/{customer_id}" in _stripe_reads(demo_org, before)
     assert client.v1.customers.retrieve(customer_id).name != "Edited by hand in the Dashboard"
+
+
+def test_the_stripe_target_in_the_digest_names_the_account_kind_never_the_key() -> None:
+    """Pointed at another Stripe (the sandbox, then a real account) with the same warehouse, no contract is trusted:
+    the digest includes the target. The target holds no secret (it lands in DuckDB with the digests' inputs)."""
+    key = "sk_live_" + "secretpart" * 3
+    live = StripeResource(api_key=key)
+    assert live.target == "sk_live@https://api.stripe.com" and "secretpart" not in live.target
+    assert StripeResource().target.startswith("sandbox:")
+    restricted = StripeResource(api_key="rk_test_abc", api_base="http://localhost:12111")
+    assert restricted.target == "rk_test@http://localhost:12111"

@@ -37,6 +37,15 @@ class StripeResource(dg.ConfigurableResource):
     def uses_sandbox(self) -> bool:
         return not self.api_key
 
+    @property
+    def target(self) -> str:
+        """Which Stripe this client writes to, without its secret: the embedded sandbox's folder, or the key's mode
+        (`sk_test`, `rk_live`...) at its API base."""
+        if self.uses_sandbox:
+            return f"sandbox:{self.sandbox_dir or home.stripe_sandbox_dir()}"
+        mode = "_".join(self.api_key.split("_")[:2]) if self.api_key else ""
+        return f"{mode}@{self.api_base or 'https://api.stripe.com'}"
+
     def requests_per_second(self, config: StripeConfig) -> float:
         """The configured rate, else Stripe's documented limit for the key's mode (the sandbox is test mode)."""
         return config.requests_per_second or default_rate(self.api_key or SANDBOX_API_KEY)

@@ -203,7 +203,7 @@ def actual_stripe_state(
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         wanted = desired.load(conn)
-        digests = {obj.address: desired_digest(obj, sync_config()) for obj in wanted}
+        digests = {obj.address: desired_digest(obj, sync_config(), stripe.target) for obj in wanted}
         entries = ledger.entries(conn)
         # A manual sync compares its contracts with Stripe whatever their last sync left: it is how a user asks.
         unchanged = {} if is_manual(_scope_label(context)) else unchanged_objects(wanted, digests, entries)
