@@ -78,12 +78,13 @@ sf = SalesforceSandbox(home.salesforce_sandbox_dir()).client()
 # New business only: not an amendment, nor the initial order of an amended contract (an amendment is a change of a
 # contract, with its own writes: a schedule update, its line prices).
 opportunities = sf.query_all_iter("SELECT Id, SBQQ__AmendedContract__c FROM Opportunity")
-amended = {r["SBQQ__AmendedContract__c"]: r["Id"] for r in opportunities if r["SBQQ__AmendedContract__c"]}
+amending = {r["Id"]: r["SBQQ__AmendedContract__c"] for r in opportunities if r["SBQQ__AmendedContract__c"]}
+amended_contracts = set(amending.values())
 contracts = sf.query_all_iter("SELECT Id, SBQQ__Quote__c FROM Contract")
-amended_quotes = {r["SBQQ__Quote__c"] for r in contracts if r["Id"] in amended}
+amended_quotes = {r["SBQQ__Quote__c"] for r in contracts if r["Id"] in amended_contracts}
 orders = {r["Id"]: r["AccountId"] for r in sf.query_all_iter(
     "SELECT Id, AccountId, OpportunityId, SBQQ__Quote__c FROM Order WHERE Status = 'Activated'")
-    if r["OpportunityId"] not in set(amended.values()) and r["SBQQ__Quote__c"] not in amended_quotes}
+    if r["OpportunityId"] not in amending and r["SBQQ__Quote__c"] not in amended_quotes}
 entries = {}
 for item in sf.query_all_iter("SELECT OrderId, PricebookEntryId FROM OrderItem"):
     entries.setdefault(item["OrderId"], set()).add(item["PricebookEntryId"])

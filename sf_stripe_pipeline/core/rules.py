@@ -917,14 +917,15 @@ def assess_contracts(
     *,
     today: date,
     instance_url: str = "",
-    schema_failures: Mapping[str, pd.DataFrame] | None = None,
+    stored_schema_failures: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, ContractAssessment]:
     """What each contract syncs, which order fails with which violations, which wait, and the desired objects of
-    the synced orders (translate.desired_state merges them), each contract assessed once. `schema_failures`: the
-    failing values extraction stored (sobject -> frame); without them the contracts' records are validated here."""
+    the synced orders (translate.desired_state merges them), each contract assessed once. `stored_schema_failures`:
+    the failing values extraction stored (sobject -> frame); without them the contracts' records are validated
+    here."""
     assessors = {contract.key: _ContractAssessor(org, config, contract) for contract in contracts}
     schema_by_id = _schema_violations(
-        (a.records for a in assessors.values() if not a.held_by_deletion), schema_failures
+        (a.records for a in assessors.values() if not a.held_by_deletion), stored_schema_failures
     )
     shared_by_id = _shared_record_violations(org)
     context = TranslationContext(org, config, DataMapper(config), today, instance_url)

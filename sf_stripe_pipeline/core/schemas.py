@@ -9,7 +9,6 @@ same one the Salesforce sandbox serves, so the two cannot drift.
 from __future__ import annotations
 
 import hashlib
-
 from collections.abc import Iterable, Mapping
 from typing import Any
 

@@ -8,8 +8,9 @@ declaration and the code that writes and reads it.
 - schema `sync`, what the sync computed and did: `validation` (contract_validation), `desired` (desired_objects,
   coupon_links), `actual` (stripe_objects) and `plan` (plan, plan_notes) hold the latest materialization of their
   asset, and `drift` (stripe_drift) that of the drift check; `ledger` (stripe_ledger) maps Salesforce keys to
-  Stripe ids (and the digest of each object when its contracts were last in sync), with the write-ahead log of requests (stripe_intents); `audit` (sync_records) is the append-only
-  audit trail, one row per write and per rejection, tied to its Dagster run.
+  Stripe ids (and the digest of each object when its contracts were last in sync), with the write-ahead log of
+  requests (stripe_intents); `audit` (sync_records) is the append-only audit trail, one row per write and per
+  rejection, tied to its Dagster run.
 
 DuckDB allows one writing process per file, so every connection is short-lived and a run's steps share one process
 (see `defs/jobs.py`).

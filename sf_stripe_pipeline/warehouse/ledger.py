@@ -24,8 +24,7 @@ TABLE = SyncTable(
 
 def ids(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """`stripe_object:key` -> Stripe id."""
-    rows = conn.execute(f"SELECT stripe_object, key, stripe_id FROM {TABLE.qualified}").fetchall()
-    return {f"{stripe_object}:{key}": stripe_id for stripe_object, key, stripe_id in rows}
+    return {address: entry.stripe_id for address, entry in entries(conn).items()}
 
 
 def entries(conn: duckdb.DuckDBPyConnection) -> dict[str, LedgerEntry]:

@@ -156,8 +156,8 @@ def upsert_records(conn: duckdb.DuckDBPyConnection, sobject: str, records: pd.Da
 
 
 def forget_org(conn: duckdb.DuckDBPyConnection) -> bool:
-    """Drop every extracted table and the watermarks (they are made again, empty, by `create_tables`). True if
-    there was anything to drop."""
+    """Drop every extracted table, the watermarks and the stored schema failures (they are made again, empty, by
+    `create_tables`). True if there was anything to drop."""
     tables = conn.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SALESFORCE_SCHEMA]
     ).fetchall()

@@ -17,7 +17,6 @@ from dagster_duckdb import DuckDBResource
 
 from sf_stripe_pipeline import warehouse
 from sf_stripe_pipeline.core import schemas
-from sf_stripe_pipeline.core.schemas import FAILURE_COLUMNS
 from sf_stripe_pipeline.defs.metadata import records_table
 from sf_stripe_pipeline.defs.salesforce.assets import EXTRACT_KEYS, SOBJECT_BY_KEY
 
@@ -50,9 +49,10 @@ def salesforce_schema_checks(
             if not _extracted_in_this_run(context, sobject):  # executed on its own: evaluate the table as it is
                 warehouse.org.validate_extracted(conn, sobject, None)
         failures = warehouse.org.stored_schema_failures(conn, sobjects)
+        none_failing = pd.DataFrame(columns=schemas.FAILURE_COLUMNS)
         for sobject in sobjects:
             (records,) = conn.execute(f"SELECT count(*) FROM {warehouse.table_name(sobject)}").fetchone()
-            yield schema_check_result(sobject, records, failures.get(sobject, pd.DataFrame(columns=FAILURE_COLUMNS)))
+            yield schema_check_result(sobject, records, failures.get(sobject, none_failing))
 
 
 def _extracted_in_this_run(context: dg.AssetCheckExecutionContext, sobject: str) -> bool:

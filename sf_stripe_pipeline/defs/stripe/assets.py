@@ -1,7 +1,8 @@
 """`stripe/stripe_drift`: the drift check. A sync reads only the Stripe objects of the contracts in its scope that
 changed in Salesforce since they were last in sync (core/unchanged.py), so an object edited by hand in Stripe is
-noticed only when its contract next changes; this asset lists the whole account instead (on its own job and daily schedule, `defs/stripe/schedules.py`, never in `sync_job`) and reports every
-object the pipeline owns that the next sync of its contract would write or report (core/drift.py).
+noticed only when its contract next changes; this asset lists the whole account instead (on its own job and daily
+schedule, `defs/stripe/schedules.py`, never in `sync_job`) and reports every object the pipeline owns that the next
+sync of its contract would write or report (core/drift.py).
 
 It compares against what every synced contract wants now, computed from the extracted Salesforce org exactly as a
 sync from the config's start date to today would (validation, drafting, merge), not against the latest sync

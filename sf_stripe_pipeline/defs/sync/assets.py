@@ -134,7 +134,7 @@ def validated_contracts(
             sync_config(),
             today=clock.now().date(),
             instance_url=instance_url,
-            schema_failures=org.stored_schema_failures(conn, list(SCHEMAS)),
+            stored_schema_failures=org.stored_schema_failures(conn, list(SCHEMAS)),
         )
         validation.write(
             conn, run_id=context.run.run_id, partition=scope.label, contracts=contracts, assessments=assessments
@@ -203,7 +203,8 @@ def actual_stripe_state(
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         wanted = desired.load(conn)
-        digests = {obj.address: desired_digest(obj, sync_config(), stripe.target) for obj in wanted}
+        settings_now, target = sync_config(), stripe.target
+        digests = {obj.address: desired_digest(obj, settings_now, target) for obj in wanted}
         entries = ledger.entries(conn)
         # A manual sync compares its contracts with Stripe whatever their last sync left: it is how a user asks.
         unchanged = {} if is_manual(_scope_label(context)) else unchanged_objects(wanted, digests, entries)
