@@ -63,10 +63,23 @@ def forget_extracted_org(path: Path | None = None) -> bool:
 
 
 def discard_warehouse(path: Path | None = None) -> bool:
-    """Both sandboxes were reset (`sandbox reset`, `demo`): the warehouse describes an org and Stripe objects that
-    no longer exist, so it goes whole (its ledger would name deleted Stripe ids). True if there was one."""
+    """Remove the warehouse and its write-ahead log. When both sandboxes were reset (`sandbox reset`, `demo`) it
+    describes an org and Stripe objects that no longer exist, so it goes whole (its ledger would name deleted Stripe
+    ids); a rebuild that fails removes its half-built one. True if there was one."""
     path = path or home.warehouse_path()
     found = path.exists()
-    for stale in (path, path.with_name(path.name + ".wal")):
+    for stale in (path, wal_of(path)):
         stale.unlink(missing_ok=True)
     return found
+
+
+def wal_of(path: Path) -> Path:
+    """DuckDB's write-ahead log of a database file: `<file>.wal` beside it; it belongs to the file."""
+    return path.with_name(path.name + ".wal")
+
+
+def move_warehouse(source: Path, target: Path) -> None:
+    """Move a warehouse file with its write-ahead log, if it has one."""
+    source.rename(target)
+    if wal_of(source).exists():
+        wal_of(source).rename(wal_of(target))

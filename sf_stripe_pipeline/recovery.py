@@ -33,13 +33,16 @@ from sf_stripe_pipeline import home, warehouse
 from sf_stripe_pipeline.apply import record_in_ledger
 from sf_stripe_pipeline.core import DesiredObject
 from sf_stripe_pipeline.core.desired import STRIPE_OBJECT_ORDER
-from sf_stripe_pipeline.local_state import LocalStateError, check_warehouse
+from sf_stripe_pipeline.local_state import (
+    LocalStateError,
+    check_warehouse,
+    discard_warehouse,
+    move_warehouse,
+)
 from sf_stripe_pipeline.warehouse import actual, desired
 
 BY_WRITTEN_BACK_ID = "Stripe_ID__c"
 BY_SYNC_KEY = "salesforce_sync_key"
-WAL_SUFFIX = ".wal"
-"""DuckDB's write-ahead log sits beside the database as `<file>.wal`; it belongs to the file and moves with it."""
 LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
 
 
@@ -133,16 +136,8 @@ def keep_aside(path: Path, label: str) -> Path | None:
     if not path.exists():
         return None
     aside = _aside_name(path, label, datetime.now(UTC))  # wall-clock time: the operator's, not the sandbox's
-    wal = path.with_name(path.name + WAL_SUFFIX)
-    path.rename(aside)
-    if wal.exists():
-        wal.rename(aside.with_name(aside.name + WAL_SUFFIX))
+    move_warehouse(path, aside)
     return aside
-
-
-def _discard(path: Path) -> None:
-    for file in (path, path.with_name(path.name + WAL_SUFFIX)):
-        file.unlink(missing_ok=True)
 
 
 def rebuild_warehouse(show: Callable[[str], None] = lambda line: None) -> RebuildReport:
@@ -162,12 +157,10 @@ def rebuild_warehouse(show: Callable[[str], None] = lambda line: None) -> Rebuil
     try:
         report = _rebuild(path, aside, damaged)
     except BaseException as problem:
-        _discard(path)
+        discard_warehouse(path)
         restored = ""
         if aside and not damaged:
-            aside.rename(path)
-            if (wal := aside.with_name(aside.name + WAL_SUFFIX)).exists():
-                wal.rename(path.with_name(path.name + WAL_SUFFIX))
+            move_warehouse(aside, path)
             restored = f"; the previous warehouse is back at {path}"
         elif aside:
             restored = f"; the damaged warehouse stays at {aside}"
