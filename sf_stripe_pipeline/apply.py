@@ -253,10 +253,9 @@ def apply_plan(
     notes = plan.load_notes(conn)
     remember_synced_contracts(conn, desired_objects, operations, outcomes, notes)
 
-    quarantined = validation.quarantined(conn)
-    records, amendment_write_backs = sync_records_for(
-        validation.verdicts(conn), outcomes, notes, desired_by_ref, ids, org_snapshot
-    )
+    verdicts = validation.verdicts(conn)
+    quarantined = [(verdict.contract, verdict.violations) for verdict in verdicts if verdict.violations]
+    records, amendment_write_backs = sync_records_for(verdicts, outcomes, notes, desired_by_ref, ids, org_snapshot)
     written = write_back(sf_client, desired_by_ref, ids, amendment_write_backs, coupon_links, created_snapshots, outcomes)
     audit_rows += _append_audit(conn, audit.write_back_rows(run_id, partition, datetime.now(UTC), written))
     existing = org.sync_record_rows(conn)

@@ -55,6 +55,8 @@ class RunSummary:
     job_name: str
     scope: str
     contracts_synced: int = 0
+    contracts_assessed: int = 0
+    """Contracts validated and drafted in this run; the others in scope kept their last assessment (unchanged)."""
     rejected: list[tuple[str, list[str]]] = field(default_factory=list)
     """(contract key, its violation messages): contracts validation stopped."""
     rejected_contracts: int = 0
@@ -201,6 +203,7 @@ def summarise(instance: dg.DagsterInstance, run_id: str, job_name: str, scope: s
         # A contract whose amendment fails still syncs the orders before it: it counts as synced and as rejected.
         summary.contracts_synced = validated["valid_contracts"].value + validated["partly_synced_contracts"].value
         summary.rejected_contracts = validated["failing_orders"].value
+        summary.contracts_assessed = validated["contracts_assessed"].value
         reasons: dict[str, list[str]] = defaultdict(list)
         for row in table_rows(validated["rejections"]):
             reasons[row["contract"]].append(f"{row['rule']}: {row['message']}")

@@ -12,6 +12,7 @@ int. No float ever stands for an amount.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -34,6 +35,9 @@ PASSES_FILTER = "_passes_filter"
 UNSTORABLE_NUMBERS = "_unstorable_numbers"
 """Extraction flag on a record: its numbers the warehouse could not hold exactly ("UnitPrice 1E+25"), stored as
 null; None when every number was stored. The pandera schemas report it on the record."""
+VERSION = "_version"
+"""A column the warehouse adds when it loads the org: a digest of the record's stored values, so runs can tell
+whether a record changed (core/assessment_inputs.py). The snapshot keeps it apart from the record."""
 
 
 def _parse_datetime(text: str) -> datetime:
@@ -121,15 +125,24 @@ class OrgSnapshot:
         }
         self._by_id: dict[str, dict[str, dict]] = {}
         self._children: dict[tuple[str, str], dict[str, list[dict]]] = {}
+        self._versions: dict[str, dict[str, str]] = {}
 
     @classmethod
     def from_rows(cls, tables: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]]) -> OrgSnapshot:
         """From table rows as the warehouse returns them (sobject -> column names, value tuples): numbers are typed
-        column by column, each distinct value once (prices and quantities repeat across an org's lines)."""
+        column by column, each distinct value once (prices and quantities repeat across an org's lines). A `VERSION`
+        column gives the records' versions."""
         snapshot = cls({name: [] for name in tables})
         for sobject, (names, rows) in tables.items():
             coercions = dict(_number_fields(sobject))
             columns = [list(column) for column in zip(*rows)]
+            names = list(names)
+            if VERSION in names:
+                position = names.index(VERSION)
+                names.pop(position)
+                versions = columns.pop(position) if columns else []
+                ids = columns[names.index("Id")] if columns else []
+                snapshot._versions[sobject] = dict(zip(ids, versions))
             for position, name in enumerate(names):
                 if (coerce := coercions.get(name)) is not None and columns:
                     distinct = {value: coerce(value) for value in set(columns[position]) if value is not None}
@@ -153,6 +166,18 @@ class OrgSnapshot:
 
     def records(self, sobject: str) -> list[dict]:
         return self._records.get(sobject, [])
+
+    def version(self, sobject: str, record_id: str) -> str | None:
+        """A digest of the record's values (None: no such record): another version means the record changed. The
+        warehouse's when it gave one, else made from the typed values."""
+        record = self.get(sobject, record_id)
+        if record is None:
+            return None
+        known = self._versions.get(sobject, {}).get(record_id)
+        if known is None:
+            known = hashlib.blake2b(repr(sorted(record.items())).encode(), digest_size=16).hexdigest()
+            self._versions.setdefault(sobject, {})[record_id] = known
+        return known
 
     def children(self, sobject: str, parent_field: str, parent_id: str) -> list[dict]:
         index = self._children.get((sobject, parent_field))

@@ -206,7 +206,7 @@ def _records_of(org: OrgSnapshot, contract: Contract) -> _ContractRecords:
     )
 
 
-def _schema_violations(
+def schema_violations(
     records: Iterable[_ContractRecords], stored: Mapping[str, pd.DataFrame] | None = None
 ) -> dict[str, list[tuple[str, Violation]]]:
     """Record Id -> (check, violation) for every failing value. `stored`: the failures extraction found (sobject ->
@@ -238,7 +238,7 @@ def _schema_violations(
     return found
 
 
-def _shared_record_violations(org: OrgSnapshot) -> dict[str, list[Violation]]:
+def shared_record_violations(org: OrgSnapshot) -> dict[str, list[Violation]]:
     """Record Id -> violations of the rules that compare records across the whole org, computed once a run:
     two records with one Id (`record_id_unique`), two records pointing at one Stripe object (`stripe_id_unique`)."""
     found: dict[str, list[Violation]] = defaultdict(list)
@@ -918,18 +918,28 @@ def assess_contracts(
     today: date,
     instance_url: str = "",
     stored_schema_failures: Mapping[str, pd.DataFrame] | None = None,
+    shared_by_id: Mapping[str, list[Violation]] | None = None,
+    org_of: Callable[[Contract], OrgSnapshot] | None = None,
 ) -> dict[str, ContractAssessment]:
     """What each contract syncs, which order fails with which violations, which wait, and the desired objects of
     the synced orders (translate.desired_state merges them), each contract assessed once. `stored_schema_failures`:
     the failing values extraction stored (sobject -> frame); without them the contracts' records are validated
-    here."""
-    assessors = {contract.key: _ContractAssessor(org, config, contract) for contract in contracts}
-    schema_by_id = _schema_violations(
+    here. `shared_by_id`: `shared_record_violations(org)` when the caller has it. `org_of`: the view of `org` each
+    contract reads through (core/assessment_inputs.py traces its reads)."""
+    contracts = list(contracts)
+    views = {contract.key: org_of(contract) if org_of else org for contract in contracts}
+    assessors = {contract.key: _ContractAssessor(views[contract.key], config, contract) for contract in contracts}
+    schema_by_id = schema_violations(
         (a.records for a in assessors.values() if not a.held_by_deletion), stored_schema_failures
     )
-    shared_by_id = _shared_record_violations(org)
+    shared_by_id = shared_record_violations(org) if shared_by_id is None else shared_by_id
     context = TranslationContext(org, config, DataMapper(config), today, instance_url)
-    return {key: assessor.assess(context, schema_by_id, shared_by_id) for key, assessor in assessors.items()}
+    return {
+        key: assessor.assess(
+            context if views[key] is org else replace(context, org=views[key]), schema_by_id, shared_by_id
+        )
+        for key, assessor in assessors.items()
+    }
 
 
 def validate_contracts(

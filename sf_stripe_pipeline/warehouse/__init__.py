@@ -28,6 +28,7 @@ from sf_stripe_pipeline.warehouse.db import (
     fetch_dicts,
     replace_rows,
     sync_table,
+    table_columns,
 )
 from sf_stripe_pipeline.warehouse.org import table_name
 
@@ -68,6 +69,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create every schema and table that does not exist yet (idempotent)."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SALESFORCE_SCHEMA}")
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SYNC_SCHEMA}")
-    org.create_tables(conn)
+    existing = table_columns(conn, [SALESFORCE_SCHEMA, SYNC_SCHEMA])
+    org.create_tables(conn, existing)
     for table in SYNC_TABLES:
-        table.create(conn)
+        table.create(conn, existing.get((SYNC_SCHEMA, table.name)))

@@ -3,7 +3,7 @@ atomic replaces."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -32,10 +32,27 @@ class SyncTable:
     def qualified(self) -> str:
         return sync_table(self.name)
 
-    def create(self, conn: duckdb.DuckDBPyConnection) -> None:
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {self.qualified} ({self.columns})")
+    def create(self, conn: duckdb.DuckDBPyConnection, existing: Mapping[str, str] | None = None) -> None:
+        """Create the table, or add the columns it lacks. `existing`: its columns now (None: absent, or not known)."""
+        if existing is None:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {self.qualified} ({self.columns})")
         for column, sql_type in self.added_columns:
-            conn.execute(f"ALTER TABLE {self.qualified} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+            if existing is None or column not in existing:
+                conn.execute(f"ALTER TABLE {self.qualified} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+
+
+def table_columns(conn: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> dict[tuple[str, str], dict[str, str]]:
+    """(schema, table) -> column -> type, for every table of `schemas`: one query, for checking a warehouse's
+    layout at every step."""
+    rows = conn.execute(
+        "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema IN ?",
+        [list(schemas)],
+    ).fetchall()
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, column, data_type in rows:
+        found.setdefault((schema, table), {})[column] = data_type
+    return found
 
 
 def fetch_dicts(conn: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:

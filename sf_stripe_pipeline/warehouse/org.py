@@ -9,17 +9,17 @@ NULL and named in the record's `_unstorable_numbers` flag, which the pandera sch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS, OrgSnapshot
+from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS, VERSION, OrgSnapshot
 from sf_stripe_pipeline.core.schemas import FAILURE_COLUMNS, records_frame, schema_digest, schema_failures
 from sf_stripe_pipeline.salesforce import catalogue
-from sf_stripe_pipeline.warehouse.db import SALESFORCE_SCHEMA, fetch_dicts
+from sf_stripe_pipeline.warehouse.db import SALESFORCE_SCHEMA, fetch_dicts, table_columns
 
 NUMBER_INTEGER_DIGITS, NUMBER_PLACES = 20, 18
 NUMBER_TYPE = f"DECIMAL({NUMBER_INTEGER_DIGITS + NUMBER_PLACES},{NUMBER_PLACES})"
@@ -53,14 +53,21 @@ def table_name(sobject: str) -> str:
     return f'{SALESFORCE_SCHEMA}."{sobject}"'
 
 
-def create_tables(conn: duckdb.DuckDBPyConnection) -> None:
+def create_tables(
+    conn: duckdb.DuckDBPyConnection, existing: Mapping[tuple[str, str], Mapping[str, str]] | None = None
+) -> None:
+    """Create the schema's tables, or upgrade those an earlier version made. `existing`: db.table_columns."""
+    existing = table_columns(conn, [SALESFORCE_SCHEMA]) if existing is None else existing
     for sobject, spec in catalogue.SOBJECTS.items():
+        current = existing.get((SALESFORCE_SCHEMA, sobject))
+        if current is not None:
+            _upgrade_columns(conn, sobject, current)
+            continue
         columns = [f'"{name}" {_DUCKDB_TYPES.get(field.type, "VARCHAR")}' for name, field in spec.fields.items()]
         columns += [f"{name} {sql_type}" for name, sql_type in EXTRACTION_COLUMNS.items()]
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {table_name(sobject)} ({', '.join(columns)}, PRIMARY KEY (\"Id\"))"
         )
-        _upgrade_columns(conn, sobject)
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {WATERMARKS} "
         "(sobject VARCHAR PRIMARY KEY, system_modstamp TIMESTAMPTZ, extracted_at TIMESTAMPTZ)"
@@ -72,15 +79,9 @@ def create_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"CREATE TABLE IF NOT EXISTS {VALIDATED_SCHEMAS} (sobject VARCHAR PRIMARY KEY, schema_digest VARCHAR)")
 
 
-def _upgrade_columns(conn: duckdb.DuckDBPyConnection, sobject: str) -> None:
-    """A warehouse made by an earlier version: DOUBLE numbers become exact DECIMALs (through their shortest text,
-    so 0.1 stays 0.1), and extraction columns added since are added."""
-    current = dict(
-        conn.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            [SALESFORCE_SCHEMA, sobject],
-        ).fetchall()
-    )
+def _upgrade_columns(conn: duckdb.DuckDBPyConnection, sobject: str, current: Mapping[str, str]) -> None:
+    """A warehouse made by an earlier version (`current`: column -> type): DOUBLE numbers become exact DECIMALs
+    (through their shortest text, so 0.1 stays 0.1), and extraction columns added since are added."""
     for name, field in catalogue.SOBJECTS[sobject].fields.items():
         if _DUCKDB_TYPES.get(field.type) == NUMBER_TYPE and current.get(name) == "DOUBLE":
             conn.execute(
@@ -175,18 +176,36 @@ def set_watermark(conn: duckdb.DuckDBPyConnection, sobject: str, system_modstamp
     conn.execute(f"INSERT OR REPLACE INTO {WATERMARKS} VALUES (?, ?, ?)", [sobject, system_modstamp, extracted_at])
 
 
-def _rows(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None) -> tuple[list[str], list]:
+def _rows(
+    conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None, *, versions: bool = False
+) -> tuple[list[str], list]:
     """(column names, rows) of the extracted records of `sobject` (those of `ids`, or all), extraction columns the
-    core does not read left out."""
+    core does not read left out; `versions`: with each record's version (core.org.VERSION, a digest of the rest)."""
     where = ' WHERE "Id" IN ?' if ids is not None else ""
     query = f"SELECT * EXCLUDE (_extracted_at, _run_id) FROM {table_name(sobject)}{where}"
+    if versions:
+        query = f"SELECT record.*, {_VERSION_OF_RECORD} AS {VERSION} FROM ({query}) AS record"
     cursor = conn.execute(query, [list(ids)] if ids is not None else [])
     return [column[0] for column in cursor.description], cursor.fetchall()
 
 
+_VERSION_OF_RECORD = "md5(CAST(record AS VARCHAR))"
+"""A record's version: the digest of its stored values (the extraction's own bookkeeping left out)."""
+
+
+def record_versions(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str]) -> dict[str, str]:
+    """Id -> version (core.org.VERSION) of the stored records among `ids`."""
+    query = (
+        f"SELECT record.\"Id\", {_VERSION_OF_RECORD} FROM (SELECT * EXCLUDE (_extracted_at, _run_id) "
+        f'FROM {table_name(sobject)} WHERE "Id" IN ?) AS record'
+    )
+    return dict(conn.execute(query, [list(ids)]).fetchall())
+
+
 def load_org(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str] = ORG_OBJECTS) -> OrgSnapshot:
-    """The extracted org (or some of its objects) as the core's OrgSnapshot, read table by table as rows."""
-    return OrgSnapshot.from_rows({sobject: _rows(conn, sobject) for sobject in sobjects})
+    """The extracted org (or some of its objects) as the core's OrgSnapshot, read table by table as rows, with each
+    record's version."""
+    return OrgSnapshot.from_rows({sobject: _rows(conn, sobject, versions=True) for sobject in sobjects})
 
 
 def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None) -> list[dict]:

@@ -1,7 +1,9 @@
 """`sync.contract_validation`: the contracts in scope of the latest validation, one row each, with what validation
 decided (`status`: valid, partial, quarantined or deleted; the synced orders; the failing order and every rule it
 breaks; the orders skipped and why) and the desired Stripe objects and coupon links of the synced orders, so the
-next asset merges them without translating any contract again."""
+next asset merges them without translating any contract again. Each row keeps what its contract's assessment read
+(`input_reads`, `input_digest`: core/assessment_inputs.py), so the next run keeps the rows of contracts whose inputs
+are unchanged instead of assessing them again."""
 
 from __future__ import annotations
 
@@ -13,20 +15,23 @@ import duckdb
 import pandas as pd
 
 from sf_stripe_pipeline.core import Contract, ContractAssessment, ContractVerdict, DesiredObject, Violation, coupons
+from sf_stripe_pipeline.core.assessment_inputs import Reads, StoredInputs
 from sf_stripe_pipeline.core.rules import DELETED, PARTIAL, QUARANTINED, VALID
-from sf_stripe_pipeline.warehouse.db import SyncTable, fetch_dicts, replace_rows, snapshot_json_value
+from sf_stripe_pipeline.warehouse.db import SyncTable, append_rows, fetch_dicts, snapshot_json_value
 
 TABLE = SyncTable(
     "contract_validation",
     """run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR, order_ids VARCHAR[], account_id VARCHAR,
     status VARCHAR, violations JSON, synced_order_ids VARCHAR[], failing_order_id VARCHAR, skipped JSON,
-    objects JSON, coupon_links JSON""",
+    objects JSON, coupon_links JSON, input_reads VARCHAR, input_digest VARCHAR""",
     added_columns=(
         ("synced_order_ids", "VARCHAR[]"),
         ("failing_order_id", "VARCHAR"),
         ("skipped", "JSON"),
         ("objects", "JSON"),
         ("coupon_links", "JSON"),
+        ("input_reads", "VARCHAR"),
+        ("input_digest", "VARCHAR"),
     ),
 )
 STATUSES = (VALID, PARTIAL, QUARANTINED, DELETED)
@@ -34,7 +39,7 @@ SYNCING = (VALID, PARTIAL)
 """Statuses whose contracts have orders that go to Stripe."""
 _COLUMNS = [
     "run_id", "partition_key", "contract_key", "order_ids", "account_id", "status", "violations", "synced_order_ids",
-    "failing_order_id", "skipped", "objects", "coupon_links",
+    "failing_order_id", "skipped", "objects", "coupon_links", "input_reads", "input_digest",
 ]
 _VERDICT_COLUMNS = (
     "contract_key, order_ids, account_id, status, violations, synced_order_ids, failing_order_id, skipped"
@@ -52,7 +57,12 @@ def write(
     partition: str,
     contracts: Sequence[Contract],
     assessments: Mapping[str, ContractAssessment],
+    inputs: Mapping[str, StoredInputs] | None = None,
+    unchanged: frozenset[str] = frozenset(),
 ) -> None:
+    """Replace the table with the contracts in scope: a new row for each of `assessments` (with its `inputs`), and
+    the stored row, now of this run, for each `unchanged` contract. Atomic."""
+    inputs = inputs or {}
     rows = pd.DataFrame(
         [
             {
@@ -69,12 +79,31 @@ def write(
                 # vars: the fields as they are (asdict would deep-copy every parameter first)
                 "objects": json.dumps([vars(obj) for obj in found.objects], default=str),
                 "coupon_links": json.dumps([_link_json(link) for link in found.coupon_links], default=snapshot_json_value),
+                "input_reads": (stored := inputs.get(contract.key)) and stored.reads.to_json(),
+                "input_digest": stored and stored.digest,
             }
             for contract in contracts
+            if contract.key not in unchanged
         ],
         columns=_COLUMNS,
     )
-    replace_rows(conn, TABLE.name, rows)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM {TABLE.qualified} WHERE NOT list_contains(?, contract_key)", [sorted(unchanged)])
+        conn.execute(f"UPDATE {TABLE.qualified} SET run_id = ?, partition_key = ?", [run_id, partition])
+        append_rows(conn, TABLE.name, rows)
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def stored_inputs(conn: duckdb.DuckDBPyConnection) -> dict[str, StoredInputs]:
+    """Contract key -> what its latest assessment read, for the contracts of the latest validation."""
+    rows = conn.execute(
+        f"SELECT contract_key, input_reads, input_digest FROM {TABLE.qualified} WHERE input_digest IS NOT NULL"
+    ).fetchall()
+    return {key: StoredInputs(Reads.from_json(reads), digest) for key, reads, digest in rows}
 
 
 def _verdict(row: Mapping) -> ContractVerdict:
@@ -89,9 +118,17 @@ def _verdict(row: Mapping) -> ContractVerdict:
     )
 
 
-def verdicts(conn: duckdb.DuckDBPyConnection) -> list[ContractVerdict]:
-    """What the latest validation decided about each contract in scope."""
-    return [_verdict(row) for row in fetch_dicts(conn, f"SELECT {_VERDICT_COLUMNS} FROM {TABLE.qualified}")]
+def verdicts(conn: duckdb.DuckDBPyConnection, *, failing_only: bool = False) -> list[ContractVerdict]:
+    """What the latest validation decided about each contract in scope (`failing_only`: those with a failing
+    order), by contract key."""
+    where = " WHERE failing_order_id IS NOT NULL" if failing_only else ""
+    query = f"SELECT {_VERDICT_COLUMNS} FROM {TABLE.qualified}{where} ORDER BY contract_key"
+    return [_verdict(row) for row in fetch_dicts(conn, query)]
+
+
+def status_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Status -> how many contracts of the latest validation have it."""
+    return dict(conn.execute(f"SELECT status, count(*) FROM {TABLE.qualified} GROUP BY status").fetchall())
 
 
 def syncing_objects(conn: duckdb.DuckDBPyConnection) -> tuple[list[list[DesiredObject]], list[coupons.CouponLink]]:
@@ -122,11 +159,6 @@ def syncing_objects(conn: duckdb.DuckDBPyConnection) -> tuple[list[list[DesiredO
     ]
     return objects, links
 
-
-
-def quarantined(conn: duckdb.DuckDBPyConnection) -> list[tuple[Contract, list[Violation]]]:
-    """Contracts with a failing order, and every rule it breaks (the audit's rejections)."""
-    return [(verdict.contract, verdict.violations) for verdict in verdicts(conn) if verdict.violations]
 
 
 def quarantined_count(conn: duckdb.DuckDBPyConnection) -> int:

@@ -148,3 +148,36 @@ def test_the_stripe_target_in_the_digest_names_the_account_kind_never_the_key() 
     assert StripeResource().target.startswith("sandbox:")
     restricted = StripeResource(api_key="rk_test_abc", api_base="http://localhost:12111")
     assert restricted.target == "rk_test@http://localhost:12111"
+
+
+def _validation_rows() -> dict[str, tuple]:
+    """Contract key -> what the latest validation holds for it (its run aside)."""
+    with duckdb.connect(str(home.warehouse_path()), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT contract_key, status, violations, synced_order_ids, failing_order_id, skipped, objects, "
+            "coupon_links, input_digest FROM sync.contract_validation"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_only_contracts_whose_salesforce_records_changed_are_assessed_again(demo_org: SyncedOrg) -> None:
+    """Validation and drafting run once per change of a contract's records, not once per sync; what a kept
+    assessment says is what assessing the contract afresh says."""
+    assert run_sync().success and run_sync().success
+    quiet = run_sync()
+    kept = _validation_rows()
+    assert quiet.success and quiet.contracts_assessed == 0 and len(kept) > 20
+
+    order = demo_org.unamended_new_orders()[0]
+    line = demo_org.sf.query(f"SELECT Id, Quantity FROM OrderItem WHERE OrderId = '{order['Id']}'")["records"][0]
+    demo_org.sf.OrderItem.update(line["Id"], {"Quantity": int(line["Quantity"]) + 1})
+    changed = run_sync()
+    assert changed.success and changed.contracts_assessed == 1 and changed.stripe_writes >= 1
+    after_change = _validation_rows()
+    assert {key for key in kept if after_change[key] != kept[key]} == {order["Id"]}
+
+    with duckdb.connect(str(home.warehouse_path())) as conn:
+        conn.execute("UPDATE sync.contract_validation SET input_digest = NULL")  # forget every stored input
+    fresh = run_sync()
+    assert fresh.success and fresh.contracts_assessed == len(kept) and fresh.stripe_writes == 0
+    assert _validation_rows() == after_change

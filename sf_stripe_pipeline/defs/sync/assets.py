@@ -30,13 +30,13 @@ from sf_stripe_pipeline import clock, warehouse
 from sf_stripe_pipeline.apply import apply_plan
 from sf_stripe_pipeline.core import (
     Violation,
-    assess_contracts,
     build_contracts,
     build_plan,
     contracts_in_scope,
     merge_desired,
     polled_contracts,
 )
+from sf_stripe_pipeline.core.assessment_inputs import assess_changed_contracts
 from sf_stripe_pipeline.core.limits import withhold_destructive
 from sf_stripe_pipeline.core.schemas import SCHEMAS
 from sf_stripe_pipeline.core.unchanged import desired_digest, unchanged_objects
@@ -118,7 +118,8 @@ def validated_contracts(
 ) -> dg.MaterializeResult:
     """The contracts in scope, each assessed once: the orders that sync (and their desired Stripe objects), the
     order that fails with every rule it breaks (schemas, business rules, what Stripe would refuse), and the orders
-    that wait for it or are deleted in Salesforce."""
+    that wait for it or are deleted in Salesforce. A contract whose inputs are what its last assessment read keeps
+    that assessment (core/assessment_inputs.py); a manual sync assesses its contracts again."""
     instance_url = _instance_url(salesforce)
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
@@ -128,33 +129,41 @@ def validated_contracts(
         contracts = contracts_in_scope(every_contract, org_snapshot, window=scope.window, order_ids=scope.order_ids)
         if sync_config().account_polling and scope.window is not None:
             contracts += polled_contracts(every_contract, org_snapshot, scope.window, selected=contracts)
-        assessments = assess_contracts(
+        assessed = assess_changed_contracts(
             contracts,
             org_snapshot,
             sync_config(),
             today=clock.now().date(),
             instance_url=instance_url,
             stored_schema_failures=org.stored_schema_failures(conn, list(SCHEMAS)),
+            stored_inputs={} if is_manual(scope.label) else validation.stored_inputs(conn),
         )
         validation.write(
-            conn, run_id=context.run.run_id, partition=scope.label, contracts=contracts, assessments=assessments
+            conn,
+            run_id=context.run.run_id,
+            partition=scope.label,
+            contracts=contracts,
+            assessments=assessed.assessments,
+            inputs=assessed.inputs,
+            unchanged=assessed.unchanged,
         )
+        failing = validation.verdicts(conn, failing_only=True)
+        by_status = Counter(validation.status_counts(conn))
         table = table_metadata(conn, validation.TABLE.qualified)
 
-    broken = [(key, found.failing_order_id, v) for key, found in assessments.items() for v in found.violations]
-    by_status = Counter(assessment.status for assessment in assessments.values())
+    broken = [(v.contract.key, v.failing_order_id, found) for v in failing for found in v.violations]
     return dg.MaterializeResult(
         metadata={
             SCOPE_METADATA: scope.label,
             "contracts_in_scope": len(contracts),
+            "contracts_assessed": len(assessed.assessments),
+            "contracts_unchanged": len(assessed.unchanged),
             "valid_contracts": by_status[validation.VALID],
             "partly_synced_contracts": by_status[validation.PARTIAL],
             "quarantined_contracts": by_status[validation.QUARANTINED],
             "deleted_contracts": by_status[validation.DELETED],
-            "failing_orders": sum(1 for found in assessments.values() if found.failing_order_id),
-            "waiting_orders": sum(
-                1 for found in assessments.values() for _, why in found.skipped if why.startswith("Waiting")
-            ),
+            "failing_orders": len(failing),
+            "waiting_orders": sum(1 for verdict in failing for _, why in verdict.skipped if why.startswith("Waiting")),
             "violations_by_rule": dg.MetadataValue.json(dict(Counter(v.rule for _, _, v in broken))),
             "rejections": records_table(rejection_rows(broken), REJECTION_COLUMNS),
             **table,

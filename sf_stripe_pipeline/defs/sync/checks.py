@@ -47,7 +47,7 @@ def no_quarantined_contracts(duckdb: DuckDBResource) -> dg.AssetCheckResult:
         warehouse.prepare(conn)
         rejections = rejection_rows(
             (verdict.contract.key, verdict.failing_order_id, v)
-            for verdict in validation.verdicts(conn)
+            for verdict in validation.verdicts(conn, failing_only=True)
             for v in verdict.violations
         )
         quarantined = validation.quarantined_count(conn)
