@@ -123,7 +123,15 @@ class WarehouseJournal:
     """The executor's journal in DuckDB (`sync.stripe_intents`, `sync.stripe_ledger`, `sync.sync_records`), written
     on the run's connection from the executing thread only."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, *, run_id: str, partition: str):
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        *,
+        run_id: str,
+        partition: str,
+        operations: Sequence[PlannedOperation] | None = None,
+    ):
+        """`operations`: the plan; only their earlier attempts are loaded (all when None)."""
         self.conn = conn
         self.run_id = run_id
         self.partition = partition
@@ -138,7 +146,7 @@ class WarehouseJournal:
                 sent_at=row["sent_at"] or 0,
                 message=row["message"],
             )
-            for row in ledger.intents(conn)
+            for row in ledger.intents(conn, None if operations is None else [op.key for op in operations])
         }
 
     def prior_attempts(self) -> Mapping[tuple[str, str, str], PriorAttempt]:
@@ -241,7 +249,7 @@ def apply_plan(
     ids.update(coupons.snapshot_refs(created_snapshots, instance_url))
     operations = reactivate_archived_prices(operations, actual.bodies(conn), desired_by_ref)
     forget_contracts_in_flight(conn, desired_objects, operations)
-    journal = WarehouseJournal(conn, run_id=run_id, partition=partition)
+    journal = WarehouseJournal(conn, run_id=run_id, partition=partition, operations=operations)
     execution = execute_plan(
         stripe_client, operations, ids, journal=journal, settings=settings, lanes=customer_lanes(desired_objects)
     )

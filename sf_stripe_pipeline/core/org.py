@@ -86,6 +86,14 @@ def _number_fields(sobject: str) -> tuple[tuple[str, Callable[[Any], Any]], ...]
     return tuple((spec.name, _NUMBER_COERCIONS[spec.type]) for spec in fields if spec.type in _NUMBER_COERCIONS)
 
 
+@cache
+def _typed_fields(sobject: str) -> dict[str, Callable[[Any], Any]]:
+    """Field -> coercion, for the numbers, dates and datetimes of `sobject`: what `from_rows` types (the warehouse
+    may hand them over as text, which is quicker to fetch)."""
+    fields = SOBJECTS[sobject].fields.values()
+    return {spec.name: _REST_COERCIONS[spec.type] for spec in fields if spec.type in {*NUMERIC_TYPES, DATE, DATETIME}}
+
+
 def _exact_numbers(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `record` whose numbers are typed by the catalogue (Decimal, or int for int fields)."""
     typed = dict(record)
@@ -129,12 +137,12 @@ class OrgSnapshot:
 
     @classmethod
     def from_rows(cls, tables: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]]) -> OrgSnapshot:
-        """From table rows as the warehouse returns them (sobject -> column names, value tuples): numbers are typed
-        column by column, each distinct value once (prices and quantities repeat across an org's lines). A `VERSION`
-        column gives the records' versions."""
+        """From table rows as the warehouse returns them (sobject -> column names, value tuples): numbers, dates and
+        datetimes (typed values, or their text) are typed column by column, each distinct value once (prices,
+        quantities and dates repeat across an org's lines). A `VERSION` column gives the records' versions."""
         snapshot = cls({name: [] for name in tables})
         for sobject, (names, rows) in tables.items():
-            coercions = dict(_number_fields(sobject))
+            coercions = _typed_fields(sobject)
             columns = [list(column) for column in zip(*rows)]
             names = list(names)
             if VERSION in names:

@@ -17,15 +17,17 @@ TABLE = SyncTable(
     "desired_objects",
     """run_id VARCHAR, stripe_object VARCHAR, key VARCHAR, sf_object VARCHAR, sf_id VARCHAR, params JSON,
     linked_stripe_id VARCHAR, contract_keys VARCHAR[], depends_on VARCHAR[], cleared_paths VARCHAR[],
-    end_now JSON""",
-    added_columns=(("end_now", "JSON"),),
+    end_now JSON, merged_from VARCHAR""",
+    added_columns=(("end_now", "JSON"), ("merged_from", "VARCHAR")),
 )
+"""`merged_from`: the digest of the validation rows the objects were merged from (validation.syncing_digest), the
+same on every row."""
 COUPON_LINKS = SyncTable(
     "coupon_links", "run_id VARCHAR, address VARCHAR, current_version BOOLEAN, snapshot JSON, quote_coupon JSON"
 )
 _COLUMNS = [
     "run_id", "stripe_object", "key", "sf_object", "sf_id", "params", "linked_stripe_id", "contract_keys",
-    "depends_on", "cleared_paths", "end_now",
+    "depends_on", "cleared_paths", "end_now", "merged_from",
 ]
 
 
@@ -39,7 +41,9 @@ def _database_file(conn: duckdb.DuckDBPyConnection) -> str:
     return conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
 
 
-def write(conn: duckdb.DuckDBPyConnection, run_id: str, desired: Sequence[DesiredObject]) -> None:
+def write(
+    conn: duckdb.DuckDBPyConnection, run_id: str, desired: Sequence[DesiredObject], merged_from: str | None = None
+) -> None:
     rows = pd.DataFrame(
         [
             {
@@ -54,6 +58,7 @@ def write(conn: duckdb.DuckDBPyConnection, run_id: str, desired: Sequence[Desire
                 "depends_on": list(obj.depends_on),
                 "cleared_paths": list(obj.cleared_paths),
                 "end_now": json.dumps(obj.end_now) if obj.end_now is not None else None,
+                "merged_from": merged_from,
             }
             for obj in desired
         ],
@@ -61,6 +66,28 @@ def write(conn: duckdb.DuckDBPyConnection, run_id: str, desired: Sequence[Desire
     )
     replace_rows(conn, TABLE.name, rows)
     _WRITTEN[_database_file(conn)] = (run_id, list(desired))
+
+
+def merged_from(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """What the objects were merged from (`write`'s `merged_from`), when the table holds any."""
+    found = conn.execute(f"SELECT DISTINCT merged_from FROM {TABLE.qualified}").fetchall()
+    return found[0][0] if len(found) == 1 else None
+
+
+def keep(conn: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Make the objects and coupon links the latest run's, as they are."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table in (TABLE, COUPON_LINKS):
+            conn.execute(f"UPDATE {table.qualified} SET run_id = ?", [run_id])
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def counts_by_type(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(conn.execute(f"SELECT stripe_object, count(*) FROM {TABLE.qualified} GROUP BY 1 ORDER BY 1").fetchall())
 
 
 def _from_row(row: dict[str, Any]) -> DesiredObject:

@@ -83,8 +83,11 @@ INTENT_COLUMNS = [
 ]
 
 
-def intents(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return fetch_dicts(conn, f"SELECT {', '.join(INTENT_COLUMNS)} FROM {INTENTS.qualified}")
+def intents(conn: duckdb.DuckDBPyConnection, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The intent rows (those of objects with one of `keys`, or all)."""
+    where = " WHERE list_contains(?, key)" if keys is not None else ""
+    query = f"SELECT {', '.join(INTENT_COLUMNS)} FROM {INTENTS.qualified}{where}"
+    return fetch_dicts(conn, query, [sorted(set(keys))] if keys is not None else [])
 
 
 def record_intents(conn: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -182,13 +182,18 @@ def _rows(
     """(column names, rows) of the extracted records of `sobject` (those of `ids`, or all), extraction columns the
     core does not read left out; `versions`: with each record's version (core.org.VERSION, a digest of the rest)."""
     where = ' WHERE "Id" IN ?' if ids is not None else ""
-    query = f"SELECT * EXCLUDE (_extracted_at, _run_id) FROM {table_name(sobject)}{where}"
+    # Decimals, dates and timestamps come as text, quicker to fetch; the snapshot types them once per distinct value.
+    as_text = [name for name, spec in catalogue.SOBJECTS[sobject].fields.items() if spec.type in _FETCHED_AS_TEXT]
+    casts = ", ".join(f'CAST("{name}" AS VARCHAR) AS "{name}"' for name in as_text)
+    replace = f" REPLACE ({casts})" if as_text else ""
+    query = f"SELECT * EXCLUDE (_extracted_at, _run_id){replace} FROM {table_name(sobject)}{where}"
     if versions:
         query = f"SELECT record.*, {_VERSION_OF_RECORD} AS {VERSION} FROM ({query}) AS record"
     cursor = conn.execute(query, [list(ids)] if ids is not None else [])
     return [column[0] for column in cursor.description], cursor.fetchall()
 
 
+_FETCHED_AS_TEXT = {catalogue.DOUBLE, catalogue.CURRENCY, catalogue.PERCENT, catalogue.DATE, catalogue.DATETIME}
 _VERSION_OF_RECORD = "md5(CAST(record AS VARCHAR))"
 """A record's version: the digest of its stored values (the extraction's own bookkeeping left out)."""
 

@@ -161,6 +161,20 @@ def syncing_objects(conn: duckdb.DuckDBPyConnection) -> tuple[list[list[DesiredO
 
 
 
+def syncing_digest(conn: duckdb.DuckDBPyConnection) -> str:
+    """A digest of the objects and coupon links of the contracts with synced orders: what desired state merges."""
+    query = (
+        "SELECT coalesce(md5(string_agg(contract_key || md5(CAST(objects AS VARCHAR)) || "
+        f"md5(CAST(coupon_links AS VARCHAR)), ',' ORDER BY contract_key)), '') FROM {TABLE.qualified} "
+        "WHERE status IN ?"
+    )
+    return conn.execute(query, [list(SYNCING)]).fetchone()[0]
+
+
+def syncing_count(conn: duckdb.DuckDBPyConnection) -> int:
+    return conn.execute(f"SELECT count(*) FROM {TABLE.qualified} WHERE status IN ?", [list(SYNCING)]).fetchone()[0]
+
+
 def quarantined_count(conn: duckdb.DuckDBPyConnection) -> int:
     """Contracts with a failing order (partly synced or not at all)."""
     return conn.execute(f"SELECT count(*) FROM {TABLE.qualified} WHERE failing_order_id IS NOT NULL").fetchone()[0]

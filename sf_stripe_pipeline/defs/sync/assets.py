@@ -176,22 +176,27 @@ def desired_stripe_state(context: dg.AssetExecutionContext, duckdb: DuckDBResour
     """The Stripe objects that Salesforce plus the mapping config imply for the synced orders in scope: customers,
     products, prices, coupons, subscription schedules, subscriptions and invoices, with symbolic references between
     them; each contract's objects as validation drafted them, merged (one customer per account, one price per
-    PricebookEntry...)."""
+    PricebookEntry...). When the contracts' objects are those the table was merged from (no contract in scope was
+    assessed again, or none changed), the table stands as it is."""
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        objects_by_contract, links = validation.syncing_objects(conn)
-        objects = merge_desired(objects_by_contract)
-        # The coupon links are what applied_sync needs for the coupon snapshots and write-backs (F43/F44).
-        desired.write_coupon_links(conn, context.run.run_id, links)
-        desired.write(conn, context.run.run_id, objects)
+        merged_from = validation.syncing_digest(conn)
+        if desired.merged_from(conn) == merged_from:
+            desired.keep(conn, context.run.run_id)
+        else:
+            objects_by_contract, links = validation.syncing_objects(conn)
+            # The coupon links are what applied_sync needs for the coupon snapshots and write-backs (F43/F44).
+            desired.write_coupon_links(conn, context.run.run_id, links)
+            desired.write(conn, context.run.run_id, merge_desired(objects_by_contract), merged_from)
+        counts = desired.counts_by_type(conn)
+        contracts = validation.syncing_count(conn)
         table = table_metadata(conn, desired.TABLE.qualified)
-    counts = Counter(obj.stripe_object for obj in objects)
     return dg.MaterializeResult(
         metadata={
             SCOPE_METADATA: _scope_label(context),
             **table,
-            "objects_by_type": dg.MetadataValue.json(dict(counts)),
-            "contracts": len(objects_by_contract),
+            "objects_by_type": dg.MetadataValue.json(counts),
+            "contracts": contracts,
         }
     )
 
