@@ -31,10 +31,11 @@ _COLUMNS = [
 ]
 
 
-_WRITTEN: dict[str, tuple[str, list[DesiredObject]]] = {}
-"""Database file -> (run id, the objects that run wrote). The later assets of a run that execute in the same process
-(the in-process executor the CLI and the jobs use) take the objects as written instead of decoding every row again;
-any other reader, or a table another run has replaced since, is read from the table."""
+_LATEST: dict[str, tuple[str, list[DesiredObject]]] = {}
+"""Database file -> (run id, the objects of that run's table, as written or as first decoded). The later assets of a
+run that execute in the same process (the in-process executor the CLI and the jobs use) take them instead of
+decoding every row again; any other reader, or a table another run has replaced or kept since, is read from the
+table."""
 
 
 def _database_file(conn: duckdb.DuckDBPyConnection) -> str:
@@ -65,7 +66,7 @@ def write(
         columns=_COLUMNS,
     )
     replace_rows(conn, TABLE.name, rows)
-    _WRITTEN[_database_file(conn)] = (run_id, list(desired))
+    _LATEST[_database_file(conn)] = (run_id, list(desired))
 
 
 def merged_from(conn: duckdb.DuckDBPyConnection) -> str | None:
@@ -109,10 +110,14 @@ def load(conn: duckdb.DuckDBPyConnection) -> list[DesiredObject]:
     """The latest desired objects, in the order written."""
     query = f"SELECT min(run_id), max(run_id), count(*) FROM {TABLE.qualified}"
     first_run, last_run, count = conn.execute(query).fetchone()
-    run_id, written = _WRITTEN.get(_database_file(conn), (None, []))
-    if count and first_run == last_run == run_id and count == len(written):
-        return list(written)
-    return [_from_row(row) for row in fetch_dicts(conn, f"SELECT * FROM {TABLE.qualified}")]
+    database = _database_file(conn)
+    run_id, latest = _LATEST.get(database, (None, []))
+    if count and first_run == last_run == run_id and count == len(latest):
+        return list(latest)
+    loaded = [_from_row(row) for row in fetch_dicts(conn, f"SELECT * FROM {TABLE.qualified}")]
+    if count and first_run == last_run:
+        _LATEST[database] = (first_run, loaded)
+    return list(loaded)
 
 
 def write_coupon_links(conn: duckdb.DuckDBPyConnection, run_id: str, links: Sequence[coupons.CouponLink]) -> None:
