@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -155,7 +155,16 @@ class ChangedAssessments:
     unchanged: frozenset[str]
 
 
-def assess_changed_contracts(
+@dataclass(frozen=True)
+class AssessmentBatches:
+    """The contracts whose stored assessment stands, and the others' assessments in batches (each batch's
+    assessments, and the inputs each read), made as they are iterated: a large org is never held assessed whole."""
+
+    unchanged: frozenset[str]
+    batches: Iterator[tuple[dict[str, ContractAssessment], dict[str, StoredInputs]]]
+
+
+def assess_changed_in_batches(
     contracts: Iterable[Contract],
     org: OrgSnapshot,
     config: SyncConfig,
@@ -164,7 +173,8 @@ def assess_changed_contracts(
     instance_url: str,
     stored_schema_failures: Mapping[str, pd.DataFrame],
     stored_inputs: Mapping[str, StoredInputs],
-) -> ChangedAssessments:
+    batch_size: int = 2_000,
+) -> AssessmentBatches:
     """Assess the contracts whose stored inputs (`stored_inputs`, by contract key) no longer match the org, or
     that have none, tracing what each reads; the others keep their stored assessment."""
     contracts = list(contracts)
@@ -182,19 +192,53 @@ def assess_changed_contracts(
         and inputs_digest(contract, stored.reads, org, basis) == stored.digest
     )
     changed = [contract for contract in contracts if contract.key not in unchanged]
-    traced = {contract.key: TracedOrg(org) for contract in changed}
-    assessments = assess_contracts(
-        changed,
+
+    def batches() -> Iterator[tuple[dict[str, ContractAssessment], dict[str, StoredInputs]]]:
+        for start in range(0, len(changed), batch_size):
+            batch = changed[start : start + batch_size]
+            traced = {contract.key: TracedOrg(org) for contract in batch}
+            assessments = assess_contracts(
+                batch,
+                org,
+                config,
+                today=today,
+                instance_url=instance_url,
+                stored_schema_failures=stored_schema_failures,
+                shared_by_id=shared,
+                org_of=lambda contract: cast(OrgSnapshot, traced[contract.key]),
+            )
+            inputs = {}
+            for contract in batch:
+                reads = traced[contract.key].reads()
+                inputs[contract.key] = StoredInputs(reads, inputs_digest(contract, reads, org, basis))
+            yield assessments, inputs
+
+    return AssessmentBatches(unchanged, batches())
+
+
+def assess_changed_contracts(
+    contracts: Iterable[Contract],
+    org: OrgSnapshot,
+    config: SyncConfig,
+    *,
+    today: date,
+    instance_url: str,
+    stored_schema_failures: Mapping[str, pd.DataFrame],
+    stored_inputs: Mapping[str, StoredInputs],
+) -> ChangedAssessments:
+    """`assess_changed_in_batches`, every batch at once."""
+    found = assess_changed_in_batches(
+        contracts,
         org,
         config,
         today=today,
         instance_url=instance_url,
         stored_schema_failures=stored_schema_failures,
-        shared_by_id=shared,
-        org_of=lambda contract: cast(OrgSnapshot, traced[contract.key]),
+        stored_inputs=stored_inputs,
     )
-    inputs = {}
-    for contract in changed:
-        reads = traced[contract.key].reads()
-        inputs[contract.key] = StoredInputs(reads, inputs_digest(contract, reads, org, basis))
-    return ChangedAssessments(assessments, inputs, unchanged)
+    assessments: dict[str, ContractAssessment] = {}
+    inputs: dict[str, StoredInputs] = {}
+    for batch_assessments, batch_inputs in found.batches:
+        assessments.update(batch_assessments)
+        inputs.update(batch_inputs)
+    return ChangedAssessments(assessments, inputs, found.unchanged)

@@ -1,14 +1,17 @@
 """`sync.contract_validation`: the contracts in scope of the latest validation, one row each, with what validation
 decided (`status`: valid, partial, quarantined or deleted; the synced orders; the failing order and every rule it
 breaks; the orders skipped and why) and the desired Stripe objects and coupon links of the synced orders, so the
-next asset merges them without translating any contract again. Each row keeps what its contract's assessment read
-(`input_reads`, `input_digest`: core/assessment_inputs.py), so the next run keeps the rows of contracts whose inputs
-are unchanged instead of assessing them again."""
+next asset merges them without translating any contract again.
+
+`sync.contract_assessments`: the latest assessment of every contract any run assessed, with what it read
+(`input_reads`, `input_digest`: core/assessment_inputs.py), whatever the run's scope. A run takes the rows of the
+contracts in its scope whose inputs are unchanged from there instead of assessing them again; `contract_validation`
+is those rows and the new ones."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 
 import duckdb
@@ -19,11 +22,14 @@ from sf_stripe_pipeline.core.assessment_inputs import Reads, StoredInputs
 from sf_stripe_pipeline.core.rules import DELETED, PARTIAL, QUARANTINED, VALID
 from sf_stripe_pipeline.warehouse.db import SyncTable, append_rows, fetch_dicts, snapshot_json_value
 
+_ROW = """run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR, order_ids VARCHAR[], account_id VARCHAR,
+    status VARCHAR, violations JSON, synced_order_ids VARCHAR[], failing_order_id VARCHAR, skipped JSON,
+    objects JSON, coupon_links JSON, input_reads VARCHAR, input_digest VARCHAR"""
+ASSESSMENTS = SyncTable("contract_assessments", _ROW)
+"""The run that assessed the contract, and its scope then."""
 TABLE = SyncTable(
     "contract_validation",
-    """run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR, order_ids VARCHAR[], account_id VARCHAR,
-    status VARCHAR, violations JSON, synced_order_ids VARCHAR[], failing_order_id VARCHAR, skipped JSON,
-    objects JSON, coupon_links JSON, input_reads VARCHAR, input_digest VARCHAR""",
+    _ROW,
     added_columns=(
         ("synced_order_ids", "VARCHAR[]"),
         ("failing_order_id", "VARCHAR"),
@@ -50,20 +56,14 @@ def _link_json(link: coupons.CouponLink) -> dict:
     return {"address": link.address, "current_version": link.current_version, **asdict(link.use)}
 
 
-def write(
-    conn: duckdb.DuckDBPyConnection,
-    *,
-    run_id: str,
-    partition: str,
+def _rows(
     contracts: Sequence[Contract],
     assessments: Mapping[str, ContractAssessment],
-    inputs: Mapping[str, StoredInputs] | None = None,
-    unchanged: frozenset[str] = frozenset(),
-) -> None:
-    """Replace the table with the contracts in scope: a new row for each of `assessments` (with its `inputs`), and
-    the stored row, now of this run, for each `unchanged` contract. Atomic."""
-    inputs = inputs or {}
-    rows = pd.DataFrame(
+    inputs: Mapping[str, StoredInputs],
+    run_id: str,
+    partition: str,
+) -> pd.DataFrame:
+    return pd.DataFrame(
         [
             {
                 "run_id": run_id,
@@ -83,25 +83,51 @@ def write(
                 "input_digest": stored and stored.digest,
             }
             for contract in contracts
-            if contract.key not in unchanged
         ],
         columns=_COLUMNS,
     )
+
+
+def write(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    partition: str,
+    contracts: Sequence[Contract],
+    batches: Iterable[tuple[Mapping[str, ContractAssessment], Mapping[str, StoredInputs]]],
+) -> int:
+    """Store the contracts assessed in `batches` ((assessments, the inputs each read), written as each comes) as
+    their latest assessment, and replace the validation with the latest assessment of each contract in scope (the
+    others' as stored). Atomic. Returns how many contracts were assessed."""
+    by_key = {contract.key: contract for contract in contracts}
+    assessed = 0
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(f"DELETE FROM {TABLE.qualified} WHERE NOT list_contains(?, contract_key)", [sorted(unchanged)])
-        conn.execute(f"UPDATE {TABLE.qualified} SET run_id = ?, partition_key = ?", [run_id, partition])
-        append_rows(conn, TABLE.name, rows)
+        for assessments, inputs in batches:
+            rows = _rows([by_key[key] for key in assessments], assessments, inputs, run_id, partition)
+            conn.execute(f"DELETE FROM {ASSESSMENTS.qualified} WHERE list_contains(?, contract_key)", [list(assessments)])
+            append_rows(conn, ASSESSMENTS.name, rows)
+            assessed += len(assessments)
+        kept = ", ".join(column for column in _COLUMNS if column not in ("run_id", "partition_key"))
+        conn.execute(f"DELETE FROM {TABLE.qualified}")
+        conn.execute(
+            f"INSERT INTO {TABLE.qualified} (run_id, partition_key, {kept}) SELECT ?, ?, {kept} "
+            f"FROM {ASSESSMENTS.qualified} WHERE list_contains(?, contract_key) ORDER BY contract_key",
+            [run_id, partition, list(by_key)],
+        )
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
+    return assessed
 
 
-def stored_inputs(conn: duckdb.DuckDBPyConnection) -> dict[str, StoredInputs]:
-    """Contract key -> what its latest assessment read, for the contracts of the latest validation."""
+def stored_inputs(conn: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> dict[str, StoredInputs]:
+    """Contract key -> what its latest assessment read, for those of `keys` that have one."""
     rows = conn.execute(
-        f"SELECT contract_key, input_reads, input_digest FROM {TABLE.qualified} WHERE input_digest IS NOT NULL"
+        f"SELECT contract_key, input_reads, input_digest FROM {ASSESSMENTS.qualified} "
+        "WHERE input_digest IS NOT NULL AND list_contains(?, contract_key)",
+        [list(keys)],
     ).fetchall()
     return {key: StoredInputs(Reads.from_json(reads), digest) for key, reads, digest in rows}
 

@@ -176,8 +176,13 @@ def test_only_contracts_whose_salesforce_records_changed_are_assessed_again(demo
     after_change = _validation_rows()
     assert {key for key in kept if after_change[key] != kept[key]} == {order["Id"]}
 
+    # A manual sync of another order assesses it afresh, and leaves every other contract's assessment stored.
+    other = demo_org.unamended_new_orders()[1]
+    assert run_sync(order_ids=[other["Id"]]).contracts_assessed == 1
+    assert run_sync().contracts_assessed == 0 and _validation_rows() == after_change
+
     with duckdb.connect(str(home.warehouse_path())) as conn:
-        conn.execute("UPDATE sync.contract_validation SET input_digest = NULL")  # forget every stored input
+        conn.execute("UPDATE sync.contract_assessments SET input_digest = NULL")  # forget every stored input
     fresh = run_sync()
     assert fresh.success and fresh.contracts_assessed == len(kept) and fresh.stripe_writes == 0
     assert _validation_rows() == after_change

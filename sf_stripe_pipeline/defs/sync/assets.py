@@ -36,7 +36,7 @@ from sf_stripe_pipeline.core import (
     merge_desired,
     polled_contracts,
 )
-from sf_stripe_pipeline.core.assessment_inputs import assess_changed_contracts
+from sf_stripe_pipeline.core.assessment_inputs import assess_changed_in_batches
 from sf_stripe_pipeline.core.limits import withhold_destructive
 from sf_stripe_pipeline.core.schemas import SCHEMAS
 from sf_stripe_pipeline.core.unchanged import desired_digest, unchanged_objects
@@ -119,7 +119,8 @@ def validated_contracts(
     """The contracts in scope, each assessed once: the orders that sync (and their desired Stripe objects), the
     order that fails with every rule it breaks (schemas, business rules, what Stripe would refuse), and the orders
     that wait for it or are deleted in Salesforce. A contract whose inputs are what its last assessment read keeps
-    that assessment (core/assessment_inputs.py); a manual sync assesses its contracts again."""
+    that assessment (core/assessment_inputs.py, `sync.contract_assessments`); a manual sync assesses its contracts
+    again."""
     instance_url = _instance_url(salesforce)
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
@@ -129,23 +130,23 @@ def validated_contracts(
         contracts = contracts_in_scope(every_contract, org_snapshot, window=scope.window, order_ids=scope.order_ids)
         if sync_config().account_polling and scope.window is not None:
             contracts += polled_contracts(every_contract, org_snapshot, scope.window, selected=contracts)
-        assessed = assess_changed_contracts(
+        # A manual sync assesses its contracts afresh: it is how a user asks for a fresh comparison.
+        stored = {} if is_manual(scope.label) else validation.stored_inputs(conn, [c.key for c in contracts])
+        assessed = assess_changed_in_batches(
             contracts,
             org_snapshot,
             sync_config(),
             today=clock.now().date(),
             instance_url=instance_url,
             stored_schema_failures=org.stored_schema_failures(conn, list(SCHEMAS)),
-            stored_inputs={} if is_manual(scope.label) else validation.stored_inputs(conn),
+            stored_inputs=stored,
         )
-        validation.write(
+        assessed_count = validation.write(
             conn,
             run_id=context.run.run_id,
             partition=scope.label,
             contracts=contracts,
-            assessments=assessed.assessments,
-            inputs=assessed.inputs,
-            unchanged=assessed.unchanged,
+            batches=assessed.batches,
         )
         failing = validation.verdicts(conn, failing_only=True)
         by_status = Counter(validation.status_counts(conn))
@@ -156,7 +157,7 @@ def validated_contracts(
         metadata={
             SCOPE_METADATA: scope.label,
             "contracts_in_scope": len(contracts),
-            "contracts_assessed": len(assessed.assessments),
+            "contracts_assessed": assessed_count,
             "contracts_unchanged": len(assessed.unchanged),
             "valid_contracts": by_status[validation.VALID],
             "partly_synced_contracts": by_status[validation.PARTIAL],
