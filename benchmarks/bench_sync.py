@@ -5,9 +5,11 @@
 Each repeat runs in a fresh `$SF_STRIPE_HOME`, in a child process (so peak RSS is the sync's own):
 1. `sf-stripe-pipeline sandbox reset --orders N`;
 2. a first `sf-stripe-pipeline sync` (everything new);
-3. a second `sync` right after (must write nothing).
+3. a second `sync` right after (must write nothing; the first sync's write-backs changed every order, so every
+   contract is assessed again);
+4. a third, "quiet" `sync`: nothing changed since the second, so no contract is assessed or read again.
 `--one-order`: two activated orders are set back to Draft before the first sync (the config's filter leaves them
-out); after the no-op re-sync one is activated again and synced with `sync --order <id>`, then the other is
+out); after the quiet re-sync one is activated again and synced with `sync --order <id>`, then the other is
 activated and picked up by a plain `sync` (a new order in a synced org). They are new-business orders (no amendment,
 no amended contract) whose account and price book entries other orders share, so their customer, products and
 prices exist.
@@ -182,10 +184,11 @@ def bench_once(orders: int, one_order: bool = False) -> dict:
         held_back = json.loads(_run([sys.executable, "-c", HOLD_BACK], env).strip()) if one_order else []
         first = _sync(env)
         second = _sync(env)
+        quiet = _sync(env)
         extracted = _extracted_records(env)
         incremental = _one_new_order(env, held_back) if one_order else {}
-    if not (first["success"] and second["success"]):
-        raise SystemExit(f"sync failed: {first.get('failure') or second.get('failure')}")
+    if not (first["success"] and second["success"] and quiet["success"]):
+        raise SystemExit(f"sync failed: {first.get('failure') or second.get('failure') or quiet.get('failure')}")
     new_contracts = max(first["contracts_synced"], 1)
     return {
         "orders": orders,
@@ -203,6 +206,11 @@ def bench_once(orders: int, one_order: bool = False) -> dict:
         "noop_resync_salesforce_writes": second["salesforce_writes"],
         "peak_rss_mib_first_sync": first["peak_rss_mib"],
         "peak_rss_mib_noop_resync": second["peak_rss_mib"],
+        "quiet_resync_seconds": quiet["seconds"],
+        "quiet_resync_stripe_calls": quiet["stripe_calls"],
+        "quiet_resync_stripe_writes": quiet["stripe_writes"],
+        "quiet_resync_salesforce_writes": quiet["salesforce_writes"],
+        "peak_rss_mib_quiet_resync": quiet["peak_rss_mib"],
         **incremental,
     }
 

@@ -22,7 +22,8 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,8 +44,12 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 @cache
 def code_version() -> str:
-    """A digest of the pipeline's source: another version of the code assesses every contract again."""
-    digest = hashlib.blake2b(digest_size=16)
+    """A digest of the pipeline's version and source: another version of the code assesses every contract again."""
+    try:
+        release = version(_PACKAGE.name)
+    except PackageNotFoundError:  # run from a source tree
+        release = ""
+    digest = hashlib.blake2b(release.encode(), digest_size=16)
     for source in sorted(_PACKAGE.rglob("*.py")):
         digest.update(source.relative_to(_PACKAGE).as_posix().encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()
@@ -115,11 +120,16 @@ class Basis:
     """Record Id -> the violations of rules that compare it with other records (shared_record_violations) or that
     extraction found on it (schema failures): they change without the record changing."""
 
-    @property
+    @cached_property
     def prefix(self) -> bytes:
         return "\0".join(
             [code_version(), self.config.model_dump_json(), self.today.isoformat(), self.instance_url]
         ).encode()
+
+    @cached_property
+    def scans(self) -> dict[str, str]:
+        """Sobject -> digest of its records' versions, made once a run for the contracts that read it whole."""
+        return {}
 
 
 def inputs_digest(contract: Contract, reads: Reads, org: OrgSnapshot, basis: Basis) -> str:
@@ -136,9 +146,10 @@ def inputs_digest(contract: Contract, reads: Reads, org: OrgSnapshot, basis: Bas
             digest.update(f"\0{child['Id']}\0{org.version(sobject, child['Id'])}".encode())
             read_ids.append(child["Id"])
     for sobject in reads.scans:
-        digest.update(f"\3{sobject}".encode())
-        for record in org.records(sobject):
-            digest.update(f"\0{org.version(sobject, record['Id'])}".encode())
+        if sobject not in basis.scans:
+            versions = "\0".join(str(org.version(sobject, record["Id"])) for record in org.records(sobject))
+            basis.scans[sobject] = hashlib.blake2b(versions.encode(), digest_size=16).hexdigest()
+        digest.update(f"\3{sobject}\0{basis.scans[sobject]}".encode())
     for record_id in sorted(set(read_ids)):
         if found := basis.cross_record.get(record_id):
             digest.update(f"\4{record_id}\0{found!r}".encode())

@@ -32,6 +32,8 @@ from sf_stripe_pipeline.salesforce.catalogue import (
 
 PASSES_FILTER = "_passes_filter"
 """Extraction flag on a record: whether it matches the user's SOQL filter for its object (spec F4)."""
+Rows = tuple[Sequence[str], Sequence[Sequence[Any]]]
+"""A table as the warehouse returns it: column names, value tuples."""
 UNSTORABLE_NUMBERS = "_unstorable_numbers"
 """Extraction flag on a record: its numbers the warehouse could not hold exactly ("UnitPrice 1E+25"), stored as
 null; None when every number was stored. The pandera schemas report it on the record."""
@@ -136,14 +138,18 @@ class OrgSnapshot:
         self._versions: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def from_rows(cls, tables: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]]) -> OrgSnapshot:
-        """From table rows as the warehouse returns them (sobject -> column names, value tuples): numbers, dates and
-        datetimes (typed values, or their text) are typed column by column, each distinct value once (prices,
-        quantities and dates repeat across an org's lines). A `VERSION` column gives the records' versions."""
-        snapshot = cls({name: [] for name in tables})
-        for sobject, (names, rows) in tables.items():
+    def from_rows(cls, tables: Mapping[str, Rows] | Iterable[tuple[str, Rows]]) -> OrgSnapshot:
+        """From table rows as the warehouse returns them (sobject -> column names, value tuples; or such pairs, taken
+        one table at a time, so a large org's rows are never all held at once): numbers, dates and datetimes (typed
+        values, or their text) are typed column by column, each distinct value once (prices, quantities and dates
+        repeat across an org's lines). A `VERSION` column gives the records' versions."""
+        snapshot = cls({})
+        for sobject, (names, rows) in tables.items() if isinstance(tables, Mapping) else tables:
+            if sobject not in SOBJECTS:
+                raise ValueError(f"OrgSnapshot: unknown Salesforce object {sobject!r}; known: {sorted(SOBJECTS)}")
             coercions = _typed_fields(sobject)
             columns = [list(column) for column in zip(*rows)]
+            del rows
             names = list(names)
             if VERSION in names:
                 position = names.index(VERSION)
@@ -156,6 +162,7 @@ class OrgSnapshot:
                     distinct = {value: coerce(value) for value in set(columns[position]) if value is not None}
                     columns[position] = [None if value is None else distinct[value] for value in columns[position]]
             snapshot._records[sobject] = [dict(zip(names, values)) for values in zip(*columns)]
+            del columns
         return snapshot
 
     @classmethod

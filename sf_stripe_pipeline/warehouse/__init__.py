@@ -7,8 +7,9 @@ declaration and the code that writes and reads it.
   that fail their object's pandera schema (`_schema_failures`, found once, when extraction upserts the record).
 - schema `sync`, what the sync computed and did: `validation` (contract_validation), `desired` (desired_objects,
   coupon_links), `actual` (stripe_objects) and `plan` (plan, plan_notes) hold the latest materialization of their
-  asset (`validation` also keeps contract_assessments: the latest assessment of every contract, which a run reuses
-  for the contracts whose inputs are unchanged), and `drift` (stripe_drift) that of the drift check; `ledger` (stripe_ledger) maps Salesforce keys to
+  asset (contract_validation is a view of the latest assessment of each contract in scope: `validation` keeps
+  contract_assessments, every contract's latest, which a run reuses for the contracts whose inputs are unchanged),
+  and `drift` (stripe_drift) that of the drift check; `ledger` (stripe_ledger) maps Salesforce keys to
   Stripe ids (and the digest of each object when its contracts were last in sync), with the write-ahead log of
   requests (stripe_intents); `audit` (sync_records) is the append-only audit trail, one row per write and per
   rejection, tied to its Dagster run.
@@ -35,7 +36,7 @@ from sf_stripe_pipeline.warehouse.org import table_name
 
 SYNC_TABLES = (
     validation.ASSESSMENTS,
-    validation.TABLE,
+    validation.SCOPE,
     desired.TABLE,
     desired.COUPON_LINKS,
     actual.TABLE,
@@ -75,3 +76,4 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     org.create_tables(conn, existing)
     for table in SYNC_TABLES:
         table.create(conn, existing.get((SYNC_SCHEMA, table.name)))
+    validation.create_view(conn)

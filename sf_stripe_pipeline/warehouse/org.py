@@ -210,7 +210,7 @@ def record_versions(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence
 def load_org(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str] = ORG_OBJECTS) -> OrgSnapshot:
     """The extracted org (or some of its objects) as the core's OrgSnapshot, read table by table as rows, with each
     record's version."""
-    return OrgSnapshot.from_rows({sobject: _rows(conn, sobject, versions=True) for sobject in sobjects})
+    return OrgSnapshot.from_rows((sobject, _rows(conn, sobject, versions=True)) for sobject in sobjects)
 
 
 def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None) -> list[dict]:

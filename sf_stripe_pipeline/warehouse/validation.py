@@ -1,12 +1,12 @@
-"""`sync.contract_validation`: the contracts in scope of the latest validation, one row each, with what validation
-decided (`status`: valid, partial, quarantined or deleted; the synced orders; the failing order and every rule it
-breaks; the orders skipped and why) and the desired Stripe objects and coupon links of the synced orders, so the
-next asset merges them without translating any contract again.
+"""`sync.contract_validation` (a view): the contracts in scope of the latest validation, one row each, with what
+validation decided (`status`: valid, partial, quarantined or deleted; the synced orders; the failing order and every
+rule it breaks; the orders skipped and why) and the desired Stripe objects and coupon links of the synced orders, so
+the next asset merges them without translating any contract again.
 
-`sync.contract_assessments`: the latest assessment of every contract any run assessed, with what it read
-(`input_reads`, `input_digest`: core/assessment_inputs.py), whatever the run's scope. A run takes the rows of the
-contracts in its scope whose inputs are unchanged from there instead of assessing them again; `contract_validation`
-is those rows and the new ones."""
+Behind it, `sync.contract_assessments` keeps the latest assessment of every contract any run assessed, with what it
+read (`input_reads`, `input_digest`: core/assessment_inputs.py), whatever the run's scope; `sync.validation_scope`
+names the contracts of the latest validation (and its run). A run keeps the stored assessment of each contract in
+its scope whose inputs are unchanged instead of assessing it again."""
 
 from __future__ import annotations
 
@@ -20,26 +20,42 @@ import pandas as pd
 from sf_stripe_pipeline.core import Contract, ContractAssessment, ContractVerdict, DesiredObject, Violation, coupons
 from sf_stripe_pipeline.core.assessment_inputs import Reads, StoredInputs
 from sf_stripe_pipeline.core.rules import DELETED, PARTIAL, QUARANTINED, VALID
-from sf_stripe_pipeline.warehouse.db import SyncTable, append_rows, fetch_dicts, snapshot_json_value
+from sf_stripe_pipeline.warehouse.db import (
+    SYNC_SCHEMA,
+    SyncTable,
+    append_rows,
+    fetch_dicts,
+    snapshot_json_value,
+    sync_table,
+)
 
 _ROW = """run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR, order_ids VARCHAR[], account_id VARCHAR,
     status VARCHAR, violations JSON, synced_order_ids VARCHAR[], failing_order_id VARCHAR, skipped JSON,
     objects JSON, coupon_links JSON, input_reads VARCHAR, input_digest VARCHAR"""
 ASSESSMENTS = SyncTable("contract_assessments", _ROW)
-"""The run that assessed the contract, and its scope then."""
-TABLE = SyncTable(
-    "contract_validation",
-    _ROW,
-    added_columns=(
-        ("synced_order_ids", "VARCHAR[]"),
-        ("failing_order_id", "VARCHAR"),
-        ("skipped", "JSON"),
-        ("objects", "JSON"),
-        ("coupon_links", "JSON"),
-        ("input_reads", "VARCHAR"),
-        ("input_digest", "VARCHAR"),
-    ),
-)
+"""`run_id`, `partition_key`: the run that assessed the contract, and its scope then."""
+SCOPE = SyncTable("validation_scope", "run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR")
+VIEW = sync_table("contract_validation")
+
+
+def create_view(conn: duckdb.DuckDBPyConnection) -> None:
+    """The validation view; a warehouse of an earlier version has a table of that name, the latest run's rows: it
+    goes (its contracts are assessed again by the next run)."""
+    kind = conn.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [SYNC_SCHEMA, "contract_validation"],
+    ).fetchone()
+    if kind is not None and kind[0] == "VIEW":
+        return
+    if kind is not None:
+        conn.execute(f"DROP TABLE {VIEW}")
+    details = ", ".join(f"assessed.{column}" for column in _COLUMNS if column not in ("run_id", "partition_key"))
+    conn.execute(
+        f"CREATE VIEW {VIEW} AS SELECT scope.run_id, scope.partition_key, {details} "
+        f"FROM {SCOPE.qualified} AS scope JOIN {ASSESSMENTS.qualified} AS assessed USING (contract_key)"
+    )
+
+
 STATUSES = (VALID, PARTIAL, QUARANTINED, DELETED)
 SYNCING = (VALID, PARTIAL)
 """Statuses whose contracts have orders that go to Stripe."""
@@ -108,13 +124,9 @@ def write(
             conn.execute(f"DELETE FROM {ASSESSMENTS.qualified} WHERE list_contains(?, contract_key)", [list(assessments)])
             append_rows(conn, ASSESSMENTS.name, rows)
             assessed += len(assessments)
-        kept = ", ".join(column for column in _COLUMNS if column not in ("run_id", "partition_key"))
-        conn.execute(f"DELETE FROM {TABLE.qualified}")
-        conn.execute(
-            f"INSERT INTO {TABLE.qualified} (run_id, partition_key, {kept}) SELECT ?, ?, {kept} "
-            f"FROM {ASSESSMENTS.qualified} WHERE list_contains(?, contract_key) ORDER BY contract_key",
-            [run_id, partition, list(by_key)],
-        )
+        conn.execute(f"DELETE FROM {SCOPE.qualified}")
+        scope = pd.DataFrame({"run_id": run_id, "partition_key": partition, "contract_key": sorted(by_key)})
+        append_rows(conn, SCOPE.name, scope)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
@@ -148,20 +160,20 @@ def verdicts(conn: duckdb.DuckDBPyConnection, *, failing_only: bool = False) -> 
     """What the latest validation decided about each contract in scope (`failing_only`: those with a failing
     order), by contract key."""
     where = " WHERE failing_order_id IS NOT NULL" if failing_only else ""
-    query = f"SELECT {_VERDICT_COLUMNS} FROM {TABLE.qualified}{where} ORDER BY contract_key"
+    query = f"SELECT {_VERDICT_COLUMNS} FROM {VIEW}{where} ORDER BY contract_key"
     return [_verdict(row) for row in fetch_dicts(conn, query)]
 
 
 def status_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Status -> how many contracts of the latest validation have it."""
-    return dict(conn.execute(f"SELECT status, count(*) FROM {TABLE.qualified} GROUP BY status").fetchall())
+    return dict(conn.execute(f"SELECT status, count(*) FROM {VIEW} GROUP BY status").fetchall())
 
 
 def syncing_objects(conn: duckdb.DuckDBPyConnection) -> tuple[list[list[DesiredObject]], list[coupons.CouponLink]]:
     """The desired objects of each contract with synced orders (in contract order), and their coupon links."""
     rows = fetch_dicts(
         conn,
-        f"SELECT objects, coupon_links FROM {TABLE.qualified} WHERE status IN ? ORDER BY contract_key",
+        f"SELECT objects, coupon_links FROM {VIEW} WHERE status IN ? ORDER BY contract_key",
         [list(SYNCING)],
     )
     objects = [
@@ -191,17 +203,17 @@ def syncing_digest(conn: duckdb.DuckDBPyConnection) -> str:
     """A digest of the objects and coupon links of the contracts with synced orders: what desired state merges."""
     query = (
         "SELECT coalesce(md5(string_agg(contract_key || md5(CAST(objects AS VARCHAR)) || "
-        f"md5(CAST(coupon_links AS VARCHAR)), ',' ORDER BY contract_key)), '') FROM {TABLE.qualified} "
+        f"md5(CAST(coupon_links AS VARCHAR)), ',' ORDER BY contract_key)), '') FROM {VIEW} "
         "WHERE status IN ?"
     )
     return conn.execute(query, [list(SYNCING)]).fetchone()[0]
 
 
 def syncing_count(conn: duckdb.DuckDBPyConnection) -> int:
-    return conn.execute(f"SELECT count(*) FROM {TABLE.qualified} WHERE status IN ?", [list(SYNCING)]).fetchone()[0]
+    return conn.execute(f"SELECT count(*) FROM {VIEW} WHERE status IN ?", [list(SYNCING)]).fetchone()[0]
 
 
 def quarantined_count(conn: duckdb.DuckDBPyConnection) -> int:
     """Contracts with a failing order (partly synced or not at all)."""
-    return conn.execute(f"SELECT count(*) FROM {TABLE.qualified} WHERE failing_order_id IS NOT NULL").fetchone()[0]
+    return conn.execute(f"SELECT count(*) FROM {VIEW} WHERE failing_order_id IS NOT NULL").fetchone()[0]
 

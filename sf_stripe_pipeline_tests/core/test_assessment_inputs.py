@@ -7,7 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 from sf_stripe_pipeline.core import OrgSnapshot, assess_contracts, build_contracts
-from sf_stripe_pipeline.core.assessment_inputs import ChangedAssessments, Reads, assess_changed_contracts
+from sf_stripe_pipeline.core.assessment_inputs import (
+    Basis,
+    ChangedAssessments,
+    Reads,
+    TracedOrg,
+    assess_changed_contracts,
+    inputs_digest,
+)
 
 from .builders import INSTANCE_URL, TODAY, OrgBuilder, config
 
@@ -107,3 +114,19 @@ def test_reads_survive_their_stored_form() -> None:
     org = _TwoAccounts()
     reads = _assess(org.org()).inputs[org.acme_order["Id"]].reads
     assert Reads.from_json(reads.to_json()) == reads
+
+
+def test_an_object_read_whole_is_an_input_in_every_record() -> None:
+    org = _TwoAccounts()
+    (contract,) = [c for c in build_contracts(org.org()) if c.key == org.globex_order["Id"]]
+    traced = TracedOrg(org.org())
+    traced.records("Product2")
+    reads = traced.reads()
+    assert reads == Reads(scans=("Product2",))
+
+    def digest() -> str:
+        return inputs_digest(contract, reads, org.org(), Basis(config(), TODAY, INSTANCE_URL))
+
+    before = digest()
+    org.builder.product(Name="A product no contract uses")
+    assert digest() != before

@@ -150,7 +150,7 @@ def validated_contracts(
         )
         failing = validation.verdicts(conn, failing_only=True)
         by_status = Counter(validation.status_counts(conn))
-        table = table_metadata(conn, validation.TABLE.qualified)
+        table = table_metadata(conn, validation.VIEW)
 
     broken = [(v.contract.key, v.failing_order_id, found) for v in failing for found in v.violations]
     return dg.MaterializeResult(
