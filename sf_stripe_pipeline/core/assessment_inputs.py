@@ -6,8 +6,8 @@ it asked for, the objects it scanned whole. The trace is stored with the contrac
 what those reads returned and of everything else the assessment depends on (`Basis`: the code, the sync config,
 the day, the Salesforce instance; the contract's own orders and account; the violations of the rules that compare
 records across the org, for the records read). The next run evaluates the stored trace against the newly extracted
-org: the same digest means the same inputs, so the stored assessment stands (`unchanged_contracts`); any other
-digest, or no trace, and the contract is assessed again (`assess_changed_contracts`).
+org: the same digest means the same inputs, so the stored assessment stands; any other
+digest, or no trace, and the contract is assessed again (`assess_changed_in_batches`).
 
 A record's value is its version (`OrgSnapshot.version`: a digest of every stored value, the extraction's filter flag
 included), so a change anywhere in a record read, a child added to a list read, or a record gone, changes the
@@ -157,16 +157,6 @@ def inputs_digest(contract: Contract, reads: Reads, org: OrgSnapshot, basis: Bas
 
 
 @dataclass(frozen=True)
-class ChangedAssessments:
-    """A run's assessments: those of the contracts assessed again, the inputs each of those read, and the
-    contracts whose stored assessment stands."""
-
-    assessments: dict[str, ContractAssessment]
-    inputs: dict[str, StoredInputs]
-    unchanged: frozenset[str]
-
-
-@dataclass(frozen=True)
 class AssessmentBatches:
     """The contracts whose stored assessment stands, and the others' assessments in batches (each batch's
     assessments, and the inputs each read), made as they are iterated: a large org is never held assessed whole."""
@@ -226,30 +216,3 @@ def assess_changed_in_batches(
 
     return AssessmentBatches(unchanged, batches())
 
-
-def assess_changed_contracts(
-    contracts: Iterable[Contract],
-    org: OrgSnapshot,
-    config: SyncConfig,
-    *,
-    today: date,
-    instance_url: str,
-    stored_schema_failures: Mapping[str, pd.DataFrame],
-    stored_inputs: Mapping[str, StoredInputs],
-) -> ChangedAssessments:
-    """`assess_changed_in_batches`, every batch at once."""
-    found = assess_changed_in_batches(
-        contracts,
-        org,
-        config,
-        today=today,
-        instance_url=instance_url,
-        stored_schema_failures=stored_schema_failures,
-        stored_inputs=stored_inputs,
-    )
-    assessments: dict[str, ContractAssessment] = {}
-    inputs: dict[str, StoredInputs] = {}
-    for batch_assessments, batch_inputs in found.batches:
-        assessments.update(batch_assessments)
-        inputs.update(batch_inputs)
-    return ChangedAssessments(assessments, inputs, found.unchanged)

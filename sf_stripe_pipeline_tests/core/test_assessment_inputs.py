@@ -3,16 +3,18 @@ assessed once per change, not once per run); what a stored assessment stands for
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sf_stripe_pipeline.core import OrgSnapshot, assess_contracts, build_contracts
+from sf_stripe_pipeline.core import ContractAssessment
 from sf_stripe_pipeline.core.assessment_inputs import (
     Basis,
-    ChangedAssessments,
     Reads,
+    StoredInputs,
     TracedOrg,
-    assess_changed_contracts,
+    assess_changed_in_batches,
     inputs_digest,
 )
 
@@ -38,9 +40,17 @@ class _TwoAccounts:
         return self.builder.snapshot()  # a new snapshot, as each run loads the org again
 
 
-def _assess(org: OrgSnapshot, stored: dict | None = None, **overrides: Any) -> ChangedAssessments:
+@dataclass(frozen=True)
+class _Assessed:
+    assessments: dict[str, ContractAssessment]
+    inputs: dict[str, StoredInputs]
+    unchanged: frozenset[str]
+
+
+def _assess(org: OrgSnapshot, stored: dict | None = None, **overrides: Any) -> _Assessed:
+    """Every batch of a run's assessment, gathered."""
     today = overrides.pop("today", TODAY)
-    return assess_changed_contracts(
+    found = assess_changed_in_batches(
         build_contracts(org),
         org,
         config(**overrides),
@@ -48,7 +58,13 @@ def _assess(org: OrgSnapshot, stored: dict | None = None, **overrides: Any) -> C
         instance_url=INSTANCE_URL,
         stored_schema_failures={},
         stored_inputs=stored or {},
+        batch_size=1,
     )
+    assessed = _Assessed({}, {}, found.unchanged)
+    for assessments, inputs in found.batches:
+        assessed.assessments.update(assessments)
+        assessed.inputs.update(inputs)
+    return assessed
 
 
 def test_an_unchanged_org_keeps_every_stored_assessment() -> None:
