@@ -44,7 +44,8 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 @cache
 def code_version() -> str:
-    """A digest of the pipeline's version and source: another version of the code assesses every contract again."""
+    """A digest of the pipeline's version and source: another version of the code assesses every contract again.
+    Taken when this module is imported, so it is the code the process runs, even if the files change meanwhile."""
     try:
         release = version(_PACKAGE.name)
     except PackageNotFoundError:  # run from a source tree
@@ -216,3 +217,5 @@ def assess_changed_in_batches(
 
     return AssessmentBatches(unchanged, batches())
 
+
+code_version()  # now, not at the first assessment: the code a run executes is what it loaded

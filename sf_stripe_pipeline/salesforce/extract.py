@@ -9,9 +9,10 @@ The user's SOQL filter for an object (spec F4) does not drop records from the wa
 with the filter marks each record's `_passes_filter`. The sync then knows an order exists but was filtered out,
 which it needs to explain "the initial order was skipped by your filters" instead of "not found".
 
-The upserted records are validated against their pandera schema once per version, here (`validate_extracted`): the
-schema checks and the sync's validation read the failures stored with them instead of validating the table again.
-A record read again unchanged (the mark's second) is not validated again.
+The records are validated against their pandera schema once per version, here (`validate_extracted`: each record
+whose stored failures were not found at its version, which includes anything an extraction that stopped midway
+upserted): the schema checks and the sync's validation read the failures stored with them instead of validating
+the table again. A record read again unchanged (the mark's second) is not validated again.
 """
 
 from __future__ import annotations
@@ -90,17 +91,12 @@ def extract_object(
     extracted_at = datetime.now(UTC)
     total = deleted = filtered_out = 0
     newest = since
-    changed: list[str] = []
     for chunk in _chunks(client.query_all_iter(soql, include_deleted=True), UPSERT_CHUNK):
         frame = pd.DataFrame.from_records(chunk, columns=fields)
         frame["_passes_filter"] = True if passing_ids is None else frame["Id"].isin(passing_ids)
-        ids = frame["Id"].tolist()
         frame["_extracted_at"] = extracted_at
         frame["_run_id"] = run_id
-        before = org_tables.record_versions(conn, sobject, ids)
         org_tables.upsert_records(conn, sobject, frame)
-        after = org_tables.record_versions(conn, sobject, ids)
-        changed += [record_id for record_id in ids if before.get(record_id) != after.get(record_id)]
         total += len(frame)
         deleted += int(frame["IsDeleted"].fillna(False).astype(bool).sum())
         filtered_out += int((~frame["_passes_filter"]).sum())
@@ -108,7 +104,7 @@ def extract_object(
         if pd.notna(chunk_newest) and (newest is None or chunk_newest.to_pydatetime() > newest):
             newest = chunk_newest.to_pydatetime()
 
-    validated = org_tables.validate_extracted(conn, sobject, None if full_refresh else changed)
+    validated = org_tables.validate_extracted(conn, sobject, everything=full_refresh)
     if newest is not None:
         # Never a mark ahead of the clock: a record stamped in the future (clock skew, a generated org) would hide
         # every change made before that instant from the next extraction; re-reading those records is harmless.

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from sf_stripe_pipeline.core import DesiredObject, coupons
-from sf_stripe_pipeline.warehouse.db import SyncTable, fetch_dicts, replace_rows, snapshot_json_value
+from sf_stripe_pipeline.warehouse.db import SyncTable, append_rows, fetch_dicts, snapshot_json_value
 
 TABLE = SyncTable(
     "desired_objects",
@@ -43,8 +43,13 @@ def _database_file(conn: duckdb.DuckDBPyConnection) -> str:
 
 
 def write(
-    conn: duckdb.DuckDBPyConnection, run_id: str, desired: Sequence[DesiredObject], merged_from: str | None = None
+    conn: duckdb.DuckDBPyConnection,
+    run_id: str,
+    desired: Sequence[DesiredObject],
+    links: Sequence[coupons.CouponLink],
+    merged_from: str | None = None,
 ) -> None:
+    """Replace the desired objects and their coupon links, together (atomic: `keep` takes both as a pair)."""
     rows = pd.DataFrame(
         [
             {
@@ -65,7 +70,28 @@ def write(
         ],
         columns=_COLUMNS,
     )
-    replace_rows(conn, TABLE.name, rows)
+    link_rows = pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "address": link.address,
+                "current_version": link.current_version,
+                "snapshot": json.dumps(link.use.snapshot, default=snapshot_json_value),
+                "quote_coupon": json.dumps(link.use.quote_coupon, default=snapshot_json_value),
+            }
+            for link in links
+        ],
+        columns=["run_id", "address", "current_version", "snapshot", "quote_coupon"],
+    )
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table, table_rows in ((TABLE, rows), (COUPON_LINKS, link_rows)):
+            conn.execute(f"DELETE FROM {table.qualified}")
+            append_rows(conn, table.name, table_rows)
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
     _LATEST[_database_file(conn)] = (run_id, list(desired))
 
 
@@ -118,23 +144,6 @@ def load(conn: duckdb.DuckDBPyConnection) -> list[DesiredObject]:
     if count and first_run == last_run:
         _LATEST[database] = (first_run, loaded)
     return list(loaded)
-
-
-def write_coupon_links(conn: duckdb.DuckDBPyConnection, run_id: str, links: Sequence[coupons.CouponLink]) -> None:
-    rows = pd.DataFrame(
-        [
-            {
-                "run_id": run_id,
-                "address": link.address,
-                "current_version": link.current_version,
-                "snapshot": json.dumps(link.use.snapshot, default=snapshot_json_value),
-                "quote_coupon": json.dumps(link.use.quote_coupon, default=snapshot_json_value),
-            }
-            for link in links
-        ],
-        columns=["run_id", "address", "current_version", "snapshot", "quote_coupon"],
-    )
-    replace_rows(conn, COUPON_LINKS.name, rows)
 
 
 def load_coupon_links(conn: duckdb.DuckDBPyConnection) -> list[coupons.CouponLink]:

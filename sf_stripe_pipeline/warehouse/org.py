@@ -43,6 +43,9 @@ WATERMARKS = f"{SALESFORCE_SCHEMA}._watermarks"
 SCHEMA_FAILURES = f"{SALESFORCE_SCHEMA}._schema_failures"
 """Every value of the extracted records that fails its object's pandera schema (core/schemas.py), kept up to date
 by extraction for the records it upserts: the records are validated once, not again by every run."""
+VALIDATED_VERSIONS = f"{SALESFORCE_SCHEMA}._validated_versions"
+"""Per record, the version (core.org.VERSION) its stored failures were found at: a record at another version is
+validated again, whichever extraction upserted it (one that stopped before validating too)."""
 VALIDATED_SCHEMAS = f"{SALESFORCE_SCHEMA}._validated_schemas"
 """Per object, the schema digest its stored failures were found with (another digest: validate the table again)."""
 ORG_OBJECTS = [sobject for sobject in catalogue.SOBJECTS if sobject != "Sync_Record__c"]
@@ -77,6 +80,7 @@ def create_tables(
         '"check" VARCHAR, failure_case VARCHAR)'
     )
     conn.execute(f"CREATE TABLE IF NOT EXISTS {VALIDATED_SCHEMAS} (sobject VARCHAR PRIMARY KEY, schema_digest VARCHAR)")
+    conn.execute(f'CREATE TABLE IF NOT EXISTS {VALIDATED_VERSIONS} (sobject VARCHAR, "Id" VARCHAR, version VARCHAR)')
 
 
 def _upgrade_columns(conn: duckdb.DuckDBPyConnection, sobject: str, current: Mapping[str, str]) -> None:
@@ -198,15 +202,6 @@ _VERSION_OF_RECORD = "md5(CAST(record AS VARCHAR))"
 """A record's version: the digest of its stored values (the extraction's own bookkeeping left out)."""
 
 
-def record_versions(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str]) -> dict[str, str]:
-    """Id -> version (core.org.VERSION) of the stored records among `ids`."""
-    query = (
-        f"SELECT record.\"Id\", {_VERSION_OF_RECORD} FROM (SELECT * EXCLUDE (_extracted_at, _run_id) "
-        f'FROM {table_name(sobject)} WHERE "Id" IN ?) AS record'
-    )
-    return dict(conn.execute(query, [list(ids)]).fetchall())
-
-
 def load_org(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str] = ORG_OBJECTS) -> OrgSnapshot:
     """The extracted org (or some of its objects) as the core's OrgSnapshot, read table by table as rows, with each
     record's version."""
@@ -218,24 +213,44 @@ def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[s
     return OrgSnapshot.from_rows({sobject: _rows(conn, sobject, ids)}).records(sobject)
 
 
-def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None) -> int:
-    """Validate the records of `ids` (None: the whole table) against the object's schema and store what fails in
-    place of what they failed before. The whole table is validated when its stored failures were found with
-    another schema (or none). Returns how many records were validated."""
+def _versions_to_validate(conn: duckdb.DuckDBPyConnection, sobject: str, everything: bool) -> dict[str, str]:
+    """Id -> version of the records of `sobject` whose stored failures were not found at their version (all when
+    `everything`)."""
+    versions = (
+        f"SELECT record.\"Id\", {_VERSION_OF_RECORD} AS version FROM (SELECT * EXCLUDE (_extracted_at, _run_id) "
+        f"FROM {table_name(sobject)}) AS record"
+    )
+    if everything:
+        return dict(conn.execute(versions).fetchall())
+    query = (
+        f'SELECT current."Id", current.version FROM ({versions}) AS current LEFT JOIN {VALIDATED_VERSIONS} AS done '
+        'ON done.sobject = ? AND done."Id" = current."Id" WHERE done.version IS DISTINCT FROM current.version'
+    )
+    return dict(conn.execute(query, [sobject]).fetchall())
+
+
+def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everything: bool = False) -> int:
+    """Validate against the object's schema every record whose stored failures were not found at its version
+    (upserted since: by this extraction, or by one that stopped before validating), or the whole table
+    (`everything`, or when the stored failures were found with another schema, or none), and store what fails in
+    place of what they failed before. Returns how many records were validated."""
     digest = schema_digest(sobject)
     stored = conn.execute(f"SELECT schema_digest FROM {VALIDATED_SCHEMAS} WHERE sobject = ?", [sobject]).fetchone()
-    if stored is None or stored[0] != digest:
-        ids = None
-    if ids is not None and not ids:
+    everything = everything or stored is None or stored[0] != digest
+    versions = _versions_to_validate(conn, sobject, everything)
+    if not versions and not everything:
         return 0
-    records = typed_records(conn, sobject, ids)
+    ids = list(versions)
+    records = typed_records(conn, sobject, None if everything else ids)
     failures = schema_failures(sobject, records_frame(sobject, records))
+    validated = pd.DataFrame({"sobject": sobject, "Id": ids, "version": list(versions.values())}, dtype=object)
     conn.execute("BEGIN TRANSACTION")
     try:
-        if ids is None:
-            conn.execute(f"DELETE FROM {SCHEMA_FAILURES} WHERE sobject = ?", [sobject])
-        else:
-            conn.execute(f'DELETE FROM {SCHEMA_FAILURES} WHERE sobject = ? AND "Id" IN ?', [sobject, list(ids)])
+        for table in (SCHEMA_FAILURES, VALIDATED_VERSIONS):
+            if everything:
+                conn.execute(f"DELETE FROM {table} WHERE sobject = ?", [sobject])
+            else:
+                conn.execute(f'DELETE FROM {table} WHERE sobject = ? AND list_contains(?, "Id")', [sobject, ids])
         if not failures.empty:
             conn.register("failures", failures.assign(sobject=sobject))
             try:
@@ -245,6 +260,11 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Seque
                 )
             finally:
                 conn.unregister("failures")
+        conn.register("validated", validated)
+        try:
+            conn.execute(f'INSERT INTO {VALIDATED_VERSIONS} SELECT sobject, "Id", version FROM validated')
+        finally:
+            conn.unregister("validated")
         conn.execute(f"INSERT OR REPLACE INTO {VALIDATED_SCHEMAS} VALUES (?, ?)", [sobject, digest])
         conn.execute("COMMIT")
     except Exception:
@@ -255,7 +275,10 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Seque
 
 def stored_schema_failures(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str]) -> dict[str, pd.DataFrame]:
     """The stored failures of each object (columns of core.schemas.FAILURE_COLUMNS)."""
-    query = f'SELECT sobject, "Id", "column", "check", failure_case FROM {SCHEMA_FAILURES} WHERE sobject IN ?'
+    query = (
+        f'SELECT sobject, "Id", "column", "check", failure_case FROM {SCHEMA_FAILURES} WHERE sobject IN ? '
+        'ORDER BY sobject, "Id", "column", "check", failure_case'
+    )
     frame = conn.execute(query, [list(sobjects)]).df()
     return {sobject: rows[FAILURE_COLUMNS].reset_index(drop=True) for sobject, rows in frame.groupby("sobject")}
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import duckdb
+import pandas as pd
 import pytest
 
 from sf_stripe_pipeline.clock import NOW_ENV_VAR
 from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS
 from sf_stripe_pipeline.core.schemas import records_frame, schema_failures
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
 from sf_stripe_pipeline.salesforce.extract import extract_object
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
 from sf_stripe_pipeline.warehouse import org as org_tables
@@ -92,12 +94,16 @@ def test_a_warehouse_with_double_columns_is_upgraded_to_exact_decimals(tmp_path)
     conn.close()
 
 
+def _unstorable_lines(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    failures = org_tables.stored_schema_failures(conn, ["OrderItem"])["OrderItem"]
+    return set(failures[failures["check"] == "number_stored_exactly"]["Id"])
+
+
 def test_extraction_validates_the_records_it_upserts_once_and_stores_what_fails(
     extracted: duckdb.DuckDBPyConnection, tmp_path, monkeypatch
 ) -> None:
     def unstorable_lines() -> set[str]:
-        failures = org_tables.stored_schema_failures(extracted, ["OrderItem"])["OrderItem"]
-        return set(failures[failures["check"] == "number_stored_exactly"]["Id"])
+        return _unstorable_lines(extracted)
 
     assert unstorable_lines() == {"802000000000003AAA"}
     client = SalesforceSandbox(tmp_path / "salesforce").client()
@@ -144,3 +150,24 @@ def test_a_record_stamped_in_the_future_does_not_hide_later_changes(tmp_path, mo
     assert status == "Activated"
     conn.close()
     sandbox.close()
+
+
+def test_what_an_interrupted_extraction_upserted_is_validated_by_the_next(
+    extracted: duckdb.DuckDBPyConnection, tmp_path, monkeypatch
+) -> None:
+    """An extraction killed between upserting a page and validating it leaves no record unvalidated: the next
+    validates every record whose stored failures were found at another version, even one it reads back unchanged."""
+    client = SalesforceSandbox(tmp_path / "salesforce").client()
+    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:05:00Z")
+    client.OrderItem.update("802000000000003AAA", {"UnitPrice": 10})
+    fields = list(SOBJECTS["OrderItem"].fields)
+    fixed = client.query_all(f"SELECT {', '.join(fields)} FROM OrderItem WHERE Id = '802000000000003AAA'")["records"]
+    page = pd.DataFrame.from_records(fixed, columns=fields).assign(
+        _passes_filter=True, _extracted_at=pd.Timestamp("2025-03-10T12:05:00Z"), _run_id="killed"
+    )
+    org_tables.upsert_records(extracted, "OrderItem", page)  # ... and the process dies here
+    assert _unstorable_lines(extracted) == {"802000000000003AAA"}, "its failure is the old version's"
+
+    again = extract_object(client, extracted, "OrderItem")
+
+    assert again.validated == 1 and _unstorable_lines(extracted) == set()

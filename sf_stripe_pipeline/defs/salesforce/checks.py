@@ -47,7 +47,7 @@ def salesforce_schema_checks(
         sobjects = [SOBJECT_BY_KEY[check_key.asset_key] for check_key in keys]
         for sobject in sobjects:
             if not _extracted_in_this_run(context, sobject):  # executed on its own: evaluate the table as it is
-                warehouse.org.validate_extracted(conn, sobject, None)
+                warehouse.org.validate_extracted(conn, sobject, everything=True)
         failures = warehouse.org.stored_schema_failures(conn, sobjects)
         none_failing = pd.DataFrame(columns=schemas.FAILURE_COLUMNS)
         for sobject in sobjects:

@@ -36,7 +36,7 @@ from sf_stripe_pipeline.core import (
     merge_desired,
     polled_contracts,
 )
-from sf_stripe_pipeline.core.assessment_inputs import assess_changed_in_batches
+from sf_stripe_pipeline.core.assessment_inputs import assess_changed_in_batches, code_version
 from sf_stripe_pipeline.core.limits import withhold_destructive
 from sf_stripe_pipeline.core.schemas import SCHEMAS
 from sf_stripe_pipeline.core.unchanged import desired_digest, unchanged_objects
@@ -181,14 +181,14 @@ def desired_stripe_state(context: dg.AssetExecutionContext, duckdb: DuckDBResour
     assessed again, or none changed), the table stands as it is."""
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        merged_from = validation.syncing_digest(conn)
+        # What the table is merged from: the contracts' objects and links, by this code.
+        merged_from = f"{code_version()}:{validation.syncing_digest(conn)}"
         if desired.merged_from(conn) == merged_from:
             desired.keep(conn, context.run.run_id)
         else:
             objects_by_contract, links = validation.syncing_objects(conn)
             # The coupon links are what applied_sync needs for the coupon snapshots and write-backs (F43/F44).
-            desired.write_coupon_links(conn, context.run.run_id, links)
-            desired.write(conn, context.run.run_id, merge_desired(objects_by_contract), merged_from)
+            desired.write(conn, context.run.run_id, merge_desired(objects_by_contract), links, merged_from)
         counts = desired.counts_by_type(conn)
         contracts = validation.syncing_count(conn)
         table = table_metadata(conn, desired.TABLE.qualified)
