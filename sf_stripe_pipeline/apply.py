@@ -64,6 +64,7 @@ from sf_stripe_pipeline.stripe.writes import (
     execute_plan,
 )
 from sf_stripe_pipeline.warehouse import actual, audit, desired, ledger, org, plan, validation
+from sf_stripe_pipeline.warehouse.db import transaction
 
 WRITE_BACK_OBJECTS = frozenset({"Account", "Product2", "PricebookEntry", "Order", "OrderItem"})
 """Objects whose `Stripe_ID__c` names the Stripe object made from them (F45)."""
@@ -183,15 +184,10 @@ class WarehouseJournal:
             made = outcome.stripe_id if op.operation == "create" else None
             intent_rows.append(self._intent(op, outcome.status, target_id, made, outcome.payload_hash,
                                             outcome.idempotency_key, outcome.generation, outcome.message, now))
-        self.conn.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.conn):
             audit.append(self.conn, audit_rows)
             ledger.record(self.conn, ledger_rows)
             ledger.record_intents(self.conn, intent_rows)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         self.audit_rows += audit_rows
 
     def _intent(

@@ -138,13 +138,13 @@ class OrgSnapshot:
         self._versions: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def from_rows(cls, tables: Mapping[str, Rows] | Iterable[tuple[str, Rows]]) -> OrgSnapshot:
-        """From table rows as the warehouse returns them (sobject -> column names, value tuples; or such pairs, taken
-        one table at a time, so a large org's rows are never all held at once): numbers, dates and datetimes (typed
+    def from_rows(cls, tables: Iterable[tuple[str, Rows]]) -> OrgSnapshot:
+        """From table rows as the warehouse returns them ((sobject, (column names, value tuples)) pairs, taken one
+        table at a time, so a large org's rows are never all held at once): numbers, dates and datetimes (typed
         values, or their text) are typed column by column, each distinct value once (prices, quantities and dates
         repeat across an org's lines). A `VERSION` column gives the records' versions."""
         snapshot = cls({})
-        for sobject, (names, rows) in tables.items() if isinstance(tables, Mapping) else tables:
+        for sobject, (names, rows) in tables:
             if sobject not in SOBJECTS:
                 raise ValueError(f"OrgSnapshot: unknown Salesforce object {sobject!r}; known: {sorted(SOBJECTS)}")
             coercions = _typed_fields(sobject)

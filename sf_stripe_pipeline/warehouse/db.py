@@ -3,7 +3,8 @@ atomic replaces."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -61,16 +62,23 @@ def fetch_dicts(conn: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame) -> None:
-    """Replace the whole content of a `sync` table (the latest materialization of its asset), atomically."""
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything in the block commits together, or (on any exception, an interrupt too) not at all."""
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(f"DELETE FROM {sync_table(table)}")
-        append_rows(conn, table, rows)
-        conn.execute("COMMIT")
-    except Exception:
+        yield
+    except BaseException:
         conn.execute("ROLLBACK")
         raise
+    conn.execute("COMMIT")
+
+
+def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame) -> None:
+    """Replace the whole content of a `sync` table (the latest materialization of its asset), atomically."""
+    with transaction(conn):
+        conn.execute(f"DELETE FROM {sync_table(table)}")
+        append_rows(conn, table, rows)
 
 
 def append_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame) -> None:

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from sf_stripe_pipeline.core import DesiredObject, coupons
-from sf_stripe_pipeline.warehouse.db import SyncTable, append_rows, fetch_dicts, snapshot_json_value
+from sf_stripe_pipeline.warehouse.db import SyncTable, append_rows, fetch_dicts, snapshot_json_value, transaction
 
 TABLE = SyncTable(
     "desired_objects",
@@ -20,8 +20,8 @@ TABLE = SyncTable(
     end_now JSON, merged_from VARCHAR""",
     added_columns=(("end_now", "JSON"), ("merged_from", "VARCHAR")),
 )
-"""`merged_from`: the digest of the validation rows the objects were merged from (validation.syncing_digest), the
-same on every row."""
+"""`merged_from`: what the objects were merged from (the code's version and the digest of the contracts' objects and
+links, validation.syncing_digest), the same on every row."""
 COUPON_LINKS = SyncTable(
     "coupon_links", "run_id VARCHAR, address VARCHAR, current_version BOOLEAN, snapshot JSON, quote_coupon JSON"
 )
@@ -47,7 +47,7 @@ def write(
     run_id: str,
     desired: Sequence[DesiredObject],
     links: Sequence[coupons.CouponLink],
-    merged_from: str | None = None,
+    merged_from: str,
 ) -> None:
     """Replace the desired objects and their coupon links, together (atomic: `keep` takes both as a pair)."""
     rows = pd.DataFrame(
@@ -83,15 +83,10 @@ def write(
         ],
         columns=["run_id", "address", "current_version", "snapshot", "quote_coupon"],
     )
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for table, table_rows in ((TABLE, rows), (COUPON_LINKS, link_rows)):
             conn.execute(f"DELETE FROM {table.qualified}")
             append_rows(conn, table.name, table_rows)
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     _LATEST[_database_file(conn)] = (run_id, list(desired))
 
 
@@ -103,14 +98,9 @@ def merged_from(conn: duckdb.DuckDBPyConnection) -> str | None:
 
 def keep(conn: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Make the objects and coupon links the latest run's, as they are."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for table in (TABLE, COUPON_LINKS):
             conn.execute(f"UPDATE {table.qualified} SET run_id = ?", [run_id])
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def counts_by_type(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -19,7 +19,7 @@ import pandas as pd
 from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS, VERSION, OrgSnapshot
 from sf_stripe_pipeline.core.schemas import FAILURE_COLUMNS, records_frame, schema_digest, schema_failures
 from sf_stripe_pipeline.salesforce import catalogue
-from sf_stripe_pipeline.warehouse.db import SALESFORCE_SCHEMA, fetch_dicts, table_columns
+from sf_stripe_pipeline.warehouse.db import SALESFORCE_SCHEMA, fetch_dicts, table_columns, transaction
 
 NUMBER_INTEGER_DIGITS, NUMBER_PLACES = 20, 18
 NUMBER_TYPE = f"DECIMAL({NUMBER_INTEGER_DIGITS + NUMBER_PLACES},{NUMBER_PLACES})"
@@ -210,7 +210,7 @@ def load_org(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str] = ORG_OBJE
 
 def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None) -> list[dict]:
     """Extracted records of one object (those of `ids`, or all), typed as the org snapshot has them."""
-    return OrgSnapshot.from_rows({sobject: _rows(conn, sobject, ids)}).records(sobject)
+    return OrgSnapshot.from_rows([(sobject, _rows(conn, sobject, ids))]).records(sobject)
 
 
 def _versions_to_validate(conn: duckdb.DuckDBPyConnection, sobject: str, everything: bool) -> dict[str, str]:
@@ -244,8 +244,7 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everyth
     records = typed_records(conn, sobject, None if everything else ids)
     failures = schema_failures(sobject, records_frame(sobject, records))
     validated = pd.DataFrame({"sobject": sobject, "Id": ids, "version": list(versions.values())}, dtype=object)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for table in (SCHEMA_FAILURES, VALIDATED_VERSIONS):
             if everything:
                 conn.execute(f"DELETE FROM {table} WHERE sobject = ?", [sobject])
@@ -266,10 +265,6 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everyth
         finally:
             conn.unregister("validated")
         conn.execute(f"INSERT OR REPLACE INTO {VALIDATED_SCHEMAS} VALUES (?, ?)", [sobject, digest])
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     return len(records)
 
 

@@ -27,6 +27,7 @@ from sf_stripe_pipeline.warehouse.db import (
     fetch_dicts,
     snapshot_json_value,
     sync_table,
+    transaction,
 )
 
 _ROW = """run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR, order_ids VARCHAR[], account_id VARCHAR,
@@ -36,6 +37,16 @@ ASSESSMENTS = SyncTable("contract_assessments", _ROW)
 """`run_id`, `partition_key`: the run that assessed the contract, and its scope then."""
 SCOPE = SyncTable("validation_scope", "run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR")
 VIEW = sync_table("contract_validation")
+STATUSES = (VALID, PARTIAL, QUARANTINED, DELETED)
+SYNCING = (VALID, PARTIAL)
+"""Statuses whose contracts have orders that go to Stripe."""
+_COLUMNS = [
+    "run_id", "partition_key", "contract_key", "order_ids", "account_id", "status", "violations", "synced_order_ids",
+    "failing_order_id", "skipped", "objects", "coupon_links", "input_reads", "input_digest",
+]
+_VERDICT_COLUMNS = (
+    "contract_key, order_ids, account_id, status, violations, synced_order_ids, failing_order_id, skipped"
+)
 
 
 def create_view(conn: duckdb.DuckDBPyConnection) -> None:
@@ -54,18 +65,6 @@ def create_view(conn: duckdb.DuckDBPyConnection) -> None:
         f"CREATE VIEW {VIEW} AS SELECT scope.run_id, scope.partition_key, {details} "
         f"FROM {SCOPE.qualified} AS scope JOIN {ASSESSMENTS.qualified} AS assessed USING (contract_key)"
     )
-
-
-STATUSES = (VALID, PARTIAL, QUARANTINED, DELETED)
-SYNCING = (VALID, PARTIAL)
-"""Statuses whose contracts have orders that go to Stripe."""
-_COLUMNS = [
-    "run_id", "partition_key", "contract_key", "order_ids", "account_id", "status", "violations", "synced_order_ids",
-    "failing_order_id", "skipped", "objects", "coupon_links", "input_reads", "input_digest",
-]
-_VERDICT_COLUMNS = (
-    "contract_key, order_ids, account_id, status, violations, synced_order_ids, failing_order_id, skipped"
-)
 
 
 def _link_json(link: coupons.CouponLink) -> dict:
@@ -95,8 +94,8 @@ def _rows(
                 # vars: the fields as they are (asdict would deep-copy every parameter first)
                 "objects": json.dumps([vars(obj) for obj in found.objects], default=str),
                 "coupon_links": json.dumps([_link_json(link) for link in found.coupon_links], default=snapshot_json_value),
-                "input_reads": (stored := inputs.get(contract.key)) and stored.reads.to_json(),
-                "input_digest": stored and stored.digest,
+                "input_reads": (stored := inputs[contract.key]).reads.to_json(),
+                "input_digest": stored.digest,
             }
             for contract in contracts
         ],
@@ -117,20 +116,16 @@ def write(
     others' as stored). Atomic. Returns how many contracts were assessed."""
     by_key = {contract.key: contract for contract in contracts}
     assessed = 0
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for assessments, inputs in batches:
             rows = _rows([by_key[key] for key in assessments], assessments, inputs, run_id, partition)
-            conn.execute(f"DELETE FROM {ASSESSMENTS.qualified} WHERE list_contains(?, contract_key)", [list(assessments)])
+            stale = f"DELETE FROM {ASSESSMENTS.qualified} WHERE list_contains(?, contract_key)"
+            conn.execute(stale, [list(assessments)])
             append_rows(conn, ASSESSMENTS.name, rows)
             assessed += len(assessments)
-        conn.execute(f"DELETE FROM {SCOPE.qualified}")
         scope = pd.DataFrame({"run_id": run_id, "partition_key": partition, "contract_key": sorted(by_key)})
+        conn.execute(f"DELETE FROM {SCOPE.qualified}")
         append_rows(conn, SCOPE.name, scope)
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     return assessed
 
 
@@ -198,7 +193,6 @@ def syncing_objects(conn: duckdb.DuckDBPyConnection) -> tuple[list[list[DesiredO
     return objects, links
 
 
-
 def syncing_digest(conn: duckdb.DuckDBPyConnection) -> str:
     """A digest of the objects and coupon links of the contracts with synced orders: what desired state merges."""
     query = (
@@ -207,10 +201,6 @@ def syncing_digest(conn: duckdb.DuckDBPyConnection) -> str:
         "WHERE status IN ?"
     )
     return conn.execute(query, [list(SYNCING)]).fetchone()[0]
-
-
-def syncing_count(conn: duckdb.DuckDBPyConnection) -> int:
-    return conn.execute(f"SELECT count(*) FROM {VIEW} WHERE status IN ?", [list(SYNCING)]).fetchone()[0]
 
 
 def quarantined_count(conn: duckdb.DuckDBPyConnection) -> int:

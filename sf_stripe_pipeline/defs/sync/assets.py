@@ -190,14 +190,14 @@ def desired_stripe_state(context: dg.AssetExecutionContext, duckdb: DuckDBResour
             # The coupon links are what applied_sync needs for the coupon snapshots and write-backs (F43/F44).
             desired.write(conn, context.run.run_id, merge_desired(objects_by_contract), links, merged_from)
         counts = desired.counts_by_type(conn)
-        contracts = validation.syncing_count(conn)
+        by_status = validation.status_counts(conn)
         table = table_metadata(conn, desired.TABLE.qualified)
     return dg.MaterializeResult(
         metadata={
             SCOPE_METADATA: _scope_label(context),
             **table,
             "objects_by_type": dg.MetadataValue.json(counts),
-            "contracts": contracts,
+            "contracts": sum(by_status.get(status, 0) for status in validation.SYNCING),
         }
     )
 
