@@ -12,11 +12,12 @@ shell around `apply_plan`, which runs these named steps:
    completes through `WarehouseJournal`: the intent before the request, then the outcome in `sync.sync_records`
    and the id in the ledger in one DuckDB transaction. A crash at any point loses nothing;
 6. `remember_synced_contracts`: the ledger keeps the desired digest of every object whose contracts are now wholly
-   in sync, so the next sync leaves them unread while Salesforce stays as it is (core/unchanged.py);
+   in sync, so the next sync leaves them unread while Salesforce stays as it is (core/unchanged.py); a coupon
+   that named a snapshot created in step 2 keeps the digest it will have once it names the record (`next_digests`);
 7. `sync_records_for`: one Sync_Record__c verdict per order (F7), and which amendments need the contract's id;
 8. `write_back`: Stripe ids and payment links onto the Salesforce records (F45), coupon ids (F44), each result
    appended to the audit trail as soon as it is known;
-9. `upsert_sync_records`: the Sync_Record__c rows that changed, then retention (F9);
+9. `upsert_sync_records`: the Sync_Record__c rows that changed, then retention (F9), whose deletions stay deleted;
 10. the audit rows of the rejected contracts.
 
 Every step reads what it needs from the warehouse tables the earlier assets wrote, so it can be tested with a DuckDB
@@ -26,7 +27,7 @@ connection and the sandbox clients, without Dagster.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +45,7 @@ from sf_stripe_pipeline.core import (
     Violation,
     coupons,
 )
-from sf_stripe_pipeline.core.desired import is_ref, refs_in
+from sf_stripe_pipeline.core.desired import is_ref, refs_in, with_refs_replaced
 from sf_stripe_pipeline.core.org import OrgSnapshot
 from sf_stripe_pipeline.core.plan import AUTO_ARCHIVE_KEY, planned_operation
 from sf_stripe_pipeline.core.unchanged import contracts_in_sync, synced_digests
@@ -228,8 +229,11 @@ def apply_plan(
     partition: str,
     retention_keep: int,
     now: datetime,
+    digest: Callable[[DesiredObject], str],
     settings: ExecutionSettings = ExecutionSettings(),
 ) -> ApplyReport:
+    """`digest`: how `actual_stripe_state` digested the desired objects (core/unchanged.desired_digest under the
+    run's config and Stripe target), for the objects whose next digest this run can tell already."""
     operations = plan.load_operations(conn)
     desired_objects = desired.load(conn)
     desired_by_ref = {obj.address: obj for obj in desired_objects}
@@ -242,7 +246,8 @@ def apply_plan(
 
     snapshot_results, created_snapshots = upsert_coupon_snapshots(sf_client, coupon_links)
     audit_rows = _append_audit(conn, audit.write_back_rows(run_id, partition, now, snapshot_results))
-    ids.update(coupons.snapshot_refs(created_snapshots, instance_url))
+    created_refs = coupons.snapshot_refs(created_snapshots, instance_url)
+    ids.update(created_refs)
     operations = reactivate_archived_prices(operations, actual.bodies(conn), desired_by_ref)
     forget_contracts_in_flight(conn, desired_objects, operations)
     journal = WarehouseJournal(conn, run_id=run_id, partition=partition, operations=operations)
@@ -255,7 +260,8 @@ def apply_plan(
             ids[f"{outcome.operation.stripe_object}:{outcome.operation.key}"] = outcome.stripe_id
 
     notes = plan.load_notes(conn)
-    remember_synced_contracts(conn, desired_objects, operations, outcomes, notes)
+    upcoming = next_digests(desired_objects, created_refs, digest)
+    remember_synced_contracts(conn, desired_objects, operations, outcomes, notes, upcoming)
 
     verdicts = validation.verdicts(conn)
     quarantined = [(verdict.contract, verdict.violations) for verdict in verdicts if verdict.violations]
@@ -342,10 +348,12 @@ def remember_synced_contracts(
     operations: Sequence[PlannedOperation],
     outcomes: Sequence[OperationOutcome],
     notes: Sequence[PlanningNote],
+    next_digests: Mapping[str, str],
 ) -> None:
     """The ledger keeps the digest of each object whose contracts the run left wholly in sync (every operation
     applied, no note), so the next sync leaves them unread while Salesforce stays as it is (core/unchanged.py);
-    the digest of every other object in scope is cleared, so it is read again."""
+    the digest of every other object in scope is cleared, so it is read again. `next_digests`: the digests some
+    objects will have at the next run because of this run's Salesforce writes, kept instead of this run's."""
     applied = {
         (o.operation.stripe_object, o.operation.key, o.operation.operation) for o in outcomes if o.status == SUCCESS
     }
@@ -353,7 +361,21 @@ def remember_synced_contracts(
         key for op in operations if (op.stripe_object, op.key, op.operation) not in applied for key in op.contract_keys
     ]
     in_sync = contracts_in_sync(desired_objects, unsettled, [key for note in notes for key in note.contract_keys])
-    ledger.set_synced_digests(conn, synced_digests(desired_objects, actual.desired_digests(conn), in_sync))
+    digests = {**actual.desired_digests(conn), **next_digests}
+    ledger.set_synced_digests(conn, synced_digests(desired_objects, digests, in_sync))
+
+
+def next_digests(
+    desired_objects: Sequence[DesiredObject], created_refs: Mapping[str, str], digest: Callable[[DesiredObject], str]
+) -> dict[str, str]:
+    """Address -> the digest of each object that refers to a Salesforce record this run created (a coupon naming
+    its order coupon snapshot, F43), as the next run drafts it: naming the record, no longer a ref. Kept as its
+    synced digest, the next sync leaves the contract unread instead of reading it because of this run's own write."""
+    return {
+        obj.address: digest(with_refs_replaced(obj, created_refs))
+        for obj in desired_objects
+        if created_refs.keys() & set(obj.depends_on)
+    }
 
 
 def customer_lanes(desired_objects: Sequence[DesiredObject]) -> dict[str, str]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sf_stripe_pipeline.core.contracts import CHANGE_STAMPS, Contract
-from sf_stripe_pipeline.core.org import OrgSnapshot, passes_filter
+from sf_stripe_pipeline.core.contracts import Contract
+from sf_stripe_pipeline.core.org import CHANGE_STAMPS, OrgSnapshot, passes_filter
 
 
 def changed_linked_accounts(org: OrgSnapshot, window: tuple[datetime, datetime]) -> set[str]:

@@ -9,10 +9,11 @@ records across the org, for the records read). The next run evaluates the stored
 org: the same digest means the same inputs, so the stored assessment stands; any other
 digest, or no trace, and the contract is assessed again (`assess_changed_in_batches`).
 
-A record's value is its version (`OrgSnapshot.version`: a digest of every stored value, the extraction's filter flag
-included), so a change anywhere in a record read, a child added to a list read, or a record gone, changes the
-digest. Reads are traced whole records, not fields: a write-back of a Stripe id changes its record's version, and
-the contract is assessed again.
+A record's value is its version (`OrgSnapshot.version`: a digest of every stored value but the change stamps, the
+extraction's filter flag included), so a change anywhere in a record read, a child added to a list read, or a
+record gone, changes the digest. Reads are traced whole records, not fields: a write-back of a Stripe id changes its
+record's version, and the contract is assessed again — by the run that wrote it, once its writes are done
+(`applied_sync`, with the warehouse following the writes), so the next run finds the contract unchanged.
 """
 
 from __future__ import annotations

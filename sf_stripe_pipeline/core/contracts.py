@@ -24,10 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sf_stripe_pipeline.core.coupons import SNAPSHOT
-from sf_stripe_pipeline.core.org import OrgSnapshot, passes_filter
+from sf_stripe_pipeline.core.org import CHANGE_STAMPS, OrgSnapshot, passes_filter
 
-CHANGE_STAMPS = ("SystemModstamp", "LastModifiedDate")
-"""The fields saying when a record last changed (SystemModstamp also moves on system updates)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sf_stripe_pipeline.core.org import OrgSnapshot
+from sf_stripe_pipeline.core.org import OrgSnapshot, without_change_stamps
 
 SNAPSHOT = "Order_Stripe_Coupon__c"
 SNAPSHOT_REF, SNAPSHOT_LINK_REF = "order_stripe_coupon", "order_stripe_coupon_link"
@@ -113,7 +113,8 @@ def _copies(associated: list[dict], link_field: str, record_id: str) -> list[Cou
     for coupon in associated:
         seen[coupon["Id"]] += 1
         key = f"{record_id}-{coupon['Id']}" + (f"-{seen[coupon['Id']]}" if seen[coupon["Id"]] > 1 else "")
-        uses.append(CouponUse({**snapshot_of(coupon, link_field, record_id), SNAPSHOT_KEY: key}, coupon))
+        snapshot = {**snapshot_of(coupon, link_field, record_id), SNAPSHOT_KEY: key}
+        uses.append(CouponUse(snapshot, without_change_stamps(coupon)))
     return uses
 
 
@@ -133,7 +134,10 @@ def coupons_of(org: OrgSnapshot, order: Mapping[str, Any], line: Mapping[str, An
     if not order_snapshots:
         return CouponsOf(_copies(associated, link_field, record_id))
     snapshots = sorted(org.children(SNAPSHOT, link_field, record_id), key=lambda row: row["Id"])
-    uses = [CouponUse(row, org.get(QUOTE_COUPON, row.get("Quote_Stripe_Coupon_Id__c"))) for row in snapshots]
+    uses = []
+    for row in snapshots:
+        quote_coupon = org.get(QUOTE_COUPON, row.get("Quote_Stripe_Coupon_Id__c"))
+        uses.append(CouponUse(without_change_stamps(row), quote_coupon and without_change_stamps(quote_coupon)))
     if all(snapshot.get(SNAPSHOT_KEY) for snapshot in order_snapshots):
         # The sync's own copy: finished if a crash interrupted it, in the associations' order (stacked discounts
         # apply in order, so the order must not depend on which run made which snapshot).

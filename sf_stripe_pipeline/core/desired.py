@@ -7,6 +7,8 @@ to the Stripe id when it applies the plan, and `depends_on` orders the work.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,3 +83,21 @@ class DesiredObject:
     def address(self) -> str:
         """This object's "stripe_object:key", the form refs and `actual` use."""
         return f"{self.stripe_object}:{self.key}"
+
+
+def with_refs_replaced(desired: DesiredObject, values: Mapping[str, str]) -> DesiredObject:
+    """`desired` with each ref that `values` names replaced by its value, and no longer depending on it: the object
+    as the next run drafts it once the Salesforce records those refs stand for exist (the order coupon snapshots a
+    run creates before its Stripe writes, F43)."""
+
+    def replaced(value: Any) -> Any:
+        if isinstance(value, dict):
+            if is_ref(value) and value[REF_KEY] in values:
+                return values[value[REF_KEY]]
+            return {name: replaced(item) for name, item in value.items()}
+        if isinstance(value, list):
+            return [replaced(item) for item in value]
+        return value
+
+    depends_on = tuple(address for address in desired.depends_on if address not in values)
+    return dataclasses.replace(desired, params=replaced(desired.params), depends_on=depends_on)

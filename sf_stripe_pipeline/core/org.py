@@ -38,8 +38,16 @@ UNSTORABLE_NUMBERS = "_unstorable_numbers"
 """Extraction flag on a record: its numbers the warehouse could not hold exactly ("UnitPrice 1E+25"), stored as
 null; None when every number was stored. The pandera schemas report it on the record."""
 VERSION = "_version"
-"""A column the warehouse adds when it loads the org: a digest of the record's stored values, so runs can tell
-whether a record changed (core/assessment_inputs.py). The snapshot keeps it apart from the record."""
+"""A column the warehouse adds when it loads the org: a digest of the record's stored values but its change stamps,
+so runs can tell whether a record changed (core/assessment_inputs.py). The snapshot keeps it apart from the record."""
+CHANGE_STAMPS = ("SystemModstamp", "LastModifiedDate")
+"""The fields saying when a record last changed (SystemModstamp also moves on system updates)."""
+
+
+def without_change_stamps(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record less its change stamps: for what an assessment keeps of a record, which must not depend on when it
+    was last written (a record's version leaves them out)."""
+    return {name: value for name, value in record.items() if name not in CHANGE_STAMPS}
 
 
 def _parse_datetime(text: str) -> datetime:

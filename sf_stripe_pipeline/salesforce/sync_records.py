@@ -27,6 +27,8 @@ from sf_stripe_pipeline.stripe.objects import object_label
 from sf_stripe_pipeline.stripe.writes import OperationOutcome
 
 ERROR, SUCCESS, RESOLVED, SKIPPED = "Error", "Success", "Resolved", "Skipped"
+RETAINED_STATUSES = (SUCCESS, RESOLVED)
+"""The statuses retention keeps at most `retention.salesforce_sync_records` of (spec F9)."""
 PRIMARY_OBJECT_TYPE = "Order"
 ERROR_DOC_LINK = "https://docs.stripe.com/connectors/salesforce-cpq/error-handling"
 SUCCESS_DOC_LINK = "https://docs.stripe.com/connectors/salesforce-cpq/overview"
@@ -154,10 +156,22 @@ def resolved_records(
 
 
 def changed_records(records: Sequence[SyncRecord], existing: Iterable[Mapping[str, object]]) -> list[SyncRecord]:
-    """The records whose status or message differ from what Salesforce holds (the only ones worth writing)."""
-    held = {
-        row.get("Compound_ID__c"): (row.get("Resolution_Status__c"), row.get("Resolution_Message__c"))
-        for row in existing
-        if not row.get("IsDeleted")
-    }
-    return [record for record in records if held.get(record.compound_id) != (record.status, record.message)]
+    """The records whose status or message differ from what Salesforce holds (the only ones worth writing).
+
+    A Success or Resolved record deleted in Salesforce with the status and message it would be written with again
+    stays deleted: retention removed it (F9), and writing it back would only have retention delete another, every
+    run, once an org has more synced orders than retention keeps."""
+    held: dict[object, tuple[object, object]] = {}
+    retired: dict[object, tuple[object, object]] = {}
+    for row in existing:
+        state = (row.get("Resolution_Status__c"), row.get("Resolution_Message__c"))
+        if not row.get("IsDeleted"):
+            held[row.get("Compound_ID__c")] = state
+        elif state[0] in RETAINED_STATUSES:
+            retired[row.get("Compound_ID__c")] = state
+    return [
+        record
+        for record in records
+        if (held[record.compound_id] if record.compound_id in held else retired.get(record.compound_id))
+        != (record.status, record.message)
+    ]

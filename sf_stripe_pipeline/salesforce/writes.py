@@ -16,13 +16,15 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceGeneralError
+
+from sf_stripe_pipeline.salesforce.sync_records import RETAINED_STATUSES
 
 COMPOSITE_BATCH = 200
 SYNC_RECORD = "Sync_Record__c"
@@ -41,6 +43,8 @@ class WriteResult:
     message: str
     stripe_id: str | None = None
     """For write-backs: the Stripe id written."""
+    fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """For updates by Id: the fields set."""
 
 
 def _batches(items: Sequence[Any], size: int = COMPOSITE_BATCH) -> Iterator[Sequence[Any]]:
@@ -126,7 +130,10 @@ def write_back_fields(client: Salesforce, updates: Sequence[tuple[str, str, dict
         (sobject, record_id, {"attributes": {"type": sobject}, "Id": record_id, **fields})
         for sobject, record_id, fields in updates
     ]
-    return _composite(client, "composite/sobjects", "PATCH", items, _records_body)
+    results = _composite(client, "composite/sobjects", "PATCH", items, _records_body)
+    return [
+        dataclasses.replace(result, fields=fields) for result, (_, _, fields) in zip(results, updates, strict=True)
+    ]
 
 
 def upsert_records(
@@ -156,8 +163,9 @@ def upsert_sync_records(client: Salesforce, records: Sequence[dict[str, Any]]) -
 def enforce_retention(client: Salesforce, keep: int) -> int:
     """Keep the newest `keep` Success/Resolved sync records in Salesforce; delete the older ones (spec F9, with the
     connector's delete-everything bug fixed), 200 a request. Returns how many were deleted."""
+    statuses = ", ".join(f"'{status}'" for status in RETAINED_STATUSES)
     soql = (
-        f"SELECT Id FROM {SYNC_RECORD} WHERE Resolution_Status__c IN ('Success', 'Resolved') "
+        f"SELECT Id FROM {SYNC_RECORD} WHERE Resolution_Status__c IN ({statuses}) "
         "ORDER BY LastModifiedDate DESC, Id DESC"
     )
     expired = [record["Id"] for index, record in enumerate(client.query_all_iter(soql)) if index >= keep]

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from sf_stripe_pipeline.core.org import UNSTORABLE_NUMBERS, VERSION, OrgSnapshot
+from sf_stripe_pipeline.core.org import CHANGE_STAMPS, UNSTORABLE_NUMBERS, VERSION, OrgSnapshot
 from sf_stripe_pipeline.core.schemas import FAILURE_COLUMNS, records_frame, schema_digest, schema_failures
 from sf_stripe_pipeline.salesforce import catalogue
 from sf_stripe_pipeline.warehouse.db import SALESFORCE_SCHEMA, fetch_dicts, table_columns, transaction
@@ -198,8 +198,12 @@ def _rows(
 
 
 _FETCHED_AS_TEXT = {catalogue.DOUBLE, catalogue.CURRENCY, catalogue.PERCENT, catalogue.DATE, catalogue.DATETIME}
-_VERSION_OF_RECORD = "md5(CAST(record AS VARCHAR))"
-"""A record's version: the digest of its stored values (the extraction's own bookkeeping left out)."""
+_VERSION_OF_RECORD = "md5(CAST(struct_pack(*COLUMNS(* EXCLUDE ({}))) AS VARCHAR))".format(
+    ", ".join(f'"{stamp}"' for stamp in CHANGE_STAMPS)
+)
+"""A record's version: the digest of its stored values, less the extraction's own bookkeeping and the stamps of when
+it last changed (which move on every write, the pipeline's own write-backs included, and which no assessment reads:
+a contract's orders are ordered by them before it is assessed, see core/contracts.py)."""
 
 
 def load_org(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str] = ORG_OBJECTS) -> OrgSnapshot:
@@ -266,6 +270,44 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everyth
             conn.unregister("validated")
         conn.execute(f"INSERT OR REPLACE INTO {VALIDATED_SCHEMAS} VALUES (?, ?)", [sobject, digest])
     return len(records)
+
+
+def record_count(conn: duckdb.DuckDBPyConnection, sobject: str) -> int:
+    """How many records of `sobject` the warehouse holds (deleted ones included)."""
+    [(count,)] = conn.execute(f"SELECT count(*) FROM {table_name(sobject)}").fetchall()
+    return count
+
+
+def follow_writes(conn: duckdb.DuckDBPyConnection, writes: Sequence[tuple[str, str, Mapping[str, Any]]]) -> int:
+    """Set on the extracted records the fields the pipeline has just written to them in Salesforce (sobject, record
+    Id, fields written), and validate them: until the next extraction reads them back, the warehouse holds what
+    Salesforce holds, so what is assessed against it now is what the next run would assess. Text fields only (the
+    Stripe ids and payment links written back); the change stamps are left as extracted, and the next extraction
+    overwrites them with Salesforce's. Returns how many records changed."""
+    grouped: dict[tuple[str, tuple[str, ...]], list[tuple[str, Mapping[str, Any]]]] = {}
+    for sobject, record_id, fields in writes:
+        known = catalogue.SOBJECTS[sobject].fields if sobject in ORG_OBJECTS else {}
+        if names := tuple(sorted(name for name in fields if name in known)):
+            grouped.setdefault((sobject, names), []).append((record_id, fields))
+    changed = 0
+    for (sobject, names), records in grouped.items():
+        frame = pd.DataFrame(
+            {"Id": [record_id for record_id, _ in records]}
+            | {name: [fields[name] for _, fields in records] for name in names},
+            dtype=object,
+        )
+        assignments = ", ".join(f'"{name}" = written."{name}"' for name in names)
+        conn.register("written", frame)
+        try:
+            [(updated,)] = conn.execute(
+                f'UPDATE {table_name(sobject)} AS record SET {assignments} FROM written WHERE record."Id" = written."Id"'
+            ).fetchall()
+            changed += updated
+        finally:
+            conn.unregister("written")
+    for sobject in {sobject for sobject, _ in grouped}:
+        validate_extracted(conn, sobject)
+    return changed
 
 
 def stored_schema_failures(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str]) -> dict[str, pd.DataFrame]:

@@ -12,6 +12,7 @@ from sf_stripe_pipeline import home
 from sf_stripe_pipeline.runner import run_sync
 from sf_stripe_pipeline.core.mapping import BILLING_FREQUENCY_MONTHS
 from sf_stripe_pipeline.core.money import add_months
+from sf_stripe_pipeline.salesforce.writes import enforce_retention
 from sf_stripe_pipeline.sandbox.demo_org import DemoCase
 
 from .conftest import SyncedOrg
@@ -155,3 +156,29 @@ def test_a_second_sync_writes_nothing(synced_demo, monkeypatch: pytest.MonkeyPat
     assert second.stripe_operations == {}
     assert second.contracts_synced == first.contracts_synced
     assert len(synced.stripe.v1.subscription_schedules.list({"limit": 100}).data) == schedules_before
+
+
+def test_sync_records_deleted_by_retention_stay_deleted(synced_demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """F9: retention deletes the oldest Success/Resolved sync records. The next sync leaves them deleted (writing
+    them back would only have retention delete as many others, every run, once an org has more synced orders than
+    it keeps); an Error record deleted by hand is not retention's doing, and is written again."""
+    synced, _ = synced_demo
+    monkeypatch.setenv("SF_STRIPE_HOME", str(synced.home))
+
+    def compound_ids(statuses: str) -> set[str]:
+        soql = f"SELECT Compound_ID__c FROM Sync_Record__c WHERE Resolution_Status__c IN ({statuses})"
+        return {record["Compound_ID__c"] for record in synced.sf.query_all(soql)["records"]}
+
+    retained, errors = compound_ids("'Success', 'Resolved'"), compound_ids("'Error'")
+    assert len(retained) > 10 and errors
+    assert enforce_retention(synced.sf, keep=10) == len(retained) - 10
+    kept = compound_ids("'Success', 'Resolved'")
+    [error] = synced.sf.query("SELECT Id FROM Sync_Record__c WHERE Resolution_Status__c = 'Error' LIMIT 1")["records"]
+    synced.sf.Sync_Record__c.delete(error["Id"])
+
+    summary = run_sync()
+
+    assert summary.success, summary.failure
+    assert compound_ids("'Success', 'Resolved'") == kept
+    assert compound_ids("'Error'") == errors
+    assert summary.salesforce_writes == 1, "the deleted Error record, in one request"

@@ -25,9 +25,6 @@ from sf_stripe_pipeline.warehouse import ledger
 from .conftest import SyncedOrg
 
 
-COUPON_CONTRACT_OBJECTS = {"coupons", "customers", "products", "prices", "subscription_schedules", "subscriptions"}
-
-
 def _stripe_reads(synced: SyncedOrg, since: int) -> list[str]:
     return [entry.path for entry in synced.stripe_sandbox.request_log()[since:] if entry.method == "GET"]
 
@@ -48,10 +45,10 @@ def _sync(synced: SyncedOrg) -> tuple[list[str], int]:
 def test_unchanged_contracts_are_not_read_and_changed_ones_are(demo_org: SyncedOrg) -> None:
     first = run_sync()
     assert first.success and first.stripe_writes > 0
-    # The first sync created the coupon snapshots in Salesforce that the coupons name (F43): those contracts
-    # changed, so the second sync reads them (and writes nothing); everything else is left unread.
+    # The first sync created the coupon snapshots in Salesforce that the coupons name (F43) and wrote every Stripe
+    # id back: the second sync drafts the coupons naming their snapshots, which the first sync digested as such.
     reads, writes = _sync(demo_org)
-    assert writes == 0 and all(path.split("/")[2] in COUPON_CONTRACT_OBJECTS for path in reads)
+    assert (reads, writes) == ([], 0), "the first sync's own Salesforce writes change nothing to read"
 
     reads, writes = _sync(demo_org)
     assert (reads, writes) == ([], 0), "nothing changed since every contract was synced"
@@ -160,10 +157,24 @@ def _validation_rows() -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
+def _contracts_with_coupon_snapshots_made_by_the_sync(synced: SyncedOrg) -> set[str]:
+    soql = "SELECT Order__c, Order_Item__c FROM Order_Stripe_Coupon__c WHERE Snapshot_Key__c != null"
+    snapshots = synced.sf.query_all(soql)["records"]
+    lines = {line["Id"]: line["OrderId"] for line in synced.sf.query_all("SELECT Id, OrderId FROM OrderItem")["records"]}
+    orders = {snapshot["Order__c"] or lines[snapshot["Order_Item__c"]] for snapshot in snapshots}
+    with duckdb.connect(str(home.warehouse_path()), read_only=True) as conn:
+        contracts = conn.execute("SELECT contract_key, order_ids FROM sync.contract_validation").fetchall()
+    return {key for key, order_ids in contracts if orders.intersection(order_ids)}
+
+
 def test_only_contracts_whose_salesforce_records_changed_are_assessed_again(demo_org: SyncedOrg) -> None:
     """Validation and drafting run once per change of a contract's records, not once per sync; what a kept
     assessment says is what assessing the contract afresh says."""
-    assert run_sync().success and run_sync().success
+    first, second = run_sync(), run_sync()
+    assert first.success and second.success and first.contracts_assessed > 20
+    # The first sync assessed again what its own Stripe id write-backs changed (the warehouse follows its writes):
+    # the second assesses only the contracts whose order coupon snapshots the first created in Salesforce (F43).
+    assert second.contracts_assessed == len(_contracts_with_coupon_snapshots_made_by_the_sync(demo_org)) > 0
     quiet = run_sync()
     kept = _validation_rows()
     assert quiet.success and quiet.contracts_assessed == 0 and len(kept) > 20

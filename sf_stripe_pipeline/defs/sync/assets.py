@@ -19,16 +19,20 @@ A dry run materializes everything up to `sync_plan` and stops there.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
+import functools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from duckdb import DuckDBPyConnection
 
 from sf_stripe_pipeline import clock, warehouse
 from sf_stripe_pipeline.apply import apply_plan
 from sf_stripe_pipeline.core import (
+    Contract,
+    OrgSnapshot,
     Violation,
     build_contracts,
     build_plan,
@@ -36,7 +40,12 @@ from sf_stripe_pipeline.core import (
     merge_desired,
     polled_contracts,
 )
-from sf_stripe_pipeline.core.assessment_inputs import assess_changed_in_batches, code_version
+from sf_stripe_pipeline.core.assessment_inputs import (
+    AssessmentBatches,
+    StoredInputs,
+    assess_changed_in_batches,
+    code_version,
+)
 from sf_stripe_pipeline.core.limits import withhold_destructive
 from sf_stripe_pipeline.core.schemas import SCHEMAS
 from sf_stripe_pipeline.core.unchanged import desired_digest, unchanged_objects
@@ -52,6 +61,7 @@ from sf_stripe_pipeline.defs.sync.scope import (
     latest_scope_label,
     resolve_scope,
 )
+from sf_stripe_pipeline.salesforce.writes import WriteResult
 from sf_stripe_pipeline.stripe.reads import ActualObject, fetch_actual, find_orphans
 from sf_stripe_pipeline.stripe.retry import RetryBudget, RetryingReader
 from sf_stripe_pipeline.warehouse import actual, audit, desired, ledger, org, plan, validation
@@ -112,6 +122,54 @@ def _instance_url(salesforce: SalesforceResource) -> str:
     return f"https://{salesforce.get_client().sf_instance}"
 
 
+def _assess_changed(
+    conn: DuckDBPyConnection,
+    contracts: list[Contract],
+    org_snapshot: OrgSnapshot,
+    instance_url: str,
+    stored: Mapping[str, StoredInputs],
+) -> AssessmentBatches:
+    return assess_changed_in_batches(
+        contracts,
+        org_snapshot,
+        sync_config(),
+        today=clock.now().date(),
+        instance_url=instance_url,
+        stored_schema_failures=org.stored_schema_failures(conn, list(SCHEMAS)),
+        stored_inputs=stored,
+    )
+
+
+SETTLE_SHARE = 0.1
+"""Settling loads the whole org once, which costs about what assessing a tenth of its contracts again costs: a run
+settles its write-backs when they number at least this share of the org's orders (a first sync, a backfill), and
+leaves a few (one new order) to the next run."""
+
+
+def _settle_write_backs(
+    conn: DuckDBPyConnection, write_backs: Iterable[WriteResult], *, run_id: str, partition: str, instance_url: str
+) -> int:
+    """A run's own write-backs change the records they land on, and assessments read those (a synced order is
+    drafted as applied, an object keeps the id written on its record): every contract a first sync wrote back to
+    would be assessed again by the next run. Instead, the warehouse follows the writes (org.follow_writes) and the
+    contracts in scope that read the records written are assessed now, as the next run would assess them, so it
+    finds them unchanged (SETTLE_SHARE says when). Returns how many contracts were assessed."""
+    written = [(result.sobject, result.record_key, result.fields) for result in write_backs if result.success]
+    if not written or len(written) < SETTLE_SHARE * org.record_count(conn, "Order"):
+        return 0
+    if not org.follow_writes(conn, written):
+        return 0
+    org_snapshot = org.load_org(conn)
+    in_scope = set(validation.scope_keys(conn))
+    contracts = [contract for contract in build_contracts(org_snapshot) if contract.key in in_scope]
+    assessed = _assess_changed(
+        conn, contracts, org_snapshot, instance_url, validation.stored_inputs(conn, sorted(in_scope))
+    )
+    return validation.store_assessments(
+        conn, run_id=run_id, partition=partition, contracts=contracts, batches=assessed.batches
+    )
+
+
 @dg.asset(key=VALIDATED_CONTRACTS, deps=list(EXTRACT_KEYS.values()), kinds={"duckdb"}, **SYNC_ASSET)
 def validated_contracts(
     context: dg.AssetExecutionContext, config: SyncScopeConfig, duckdb: DuckDBResource, salesforce: SalesforceResource
@@ -132,15 +190,7 @@ def validated_contracts(
             contracts += polled_contracts(every_contract, org_snapshot, scope.window, selected=contracts)
         # A manual sync assesses its contracts afresh: it is how a user asks for a fresh comparison.
         stored = {} if is_manual(scope.label) else validation.stored_inputs(conn, [c.key for c in contracts])
-        assessed = assess_changed_in_batches(
-            contracts,
-            org_snapshot,
-            sync_config(),
-            today=clock.now().date(),
-            instance_url=instance_url,
-            stored_schema_failures=org.stored_schema_failures(conn, list(SCHEMAS)),
-            stored_inputs=stored,
-        )
+        assessed = _assess_changed(conn, contracts, org_snapshot, instance_url, stored)
         assessed_count = validation.write(
             conn,
             run_id=context.run.run_id,
@@ -322,7 +372,15 @@ def applied_sync(
             partition=_scope_label(context),
             retention_keep=sync_config().retention.salesforce_sync_records,
             now=datetime.now(UTC),
+            digest=functools.partial(desired_digest, config=sync_config(), stripe_target=stripe.target),
             settings=stripe.execution_settings(stripe_config),
+        )
+        settled = _settle_write_backs(
+            conn,
+            report.write_backs,
+            run_id=context.run.run_id,
+            partition=_scope_label(context),
+            instance_url=f"https://{sf_client.sf_instance}",
         )
         table = table_metadata(conn, audit.TABLE.qualified)
 
@@ -345,6 +403,7 @@ def applied_sync(
             **{f"stripe_{name}": count for name, count in report.counts.items()},
             "first_error": report.first_error or "none",
             "salesforce_write_backs": len(report.write_backs),
+            "contracts_settled": settled,
             "sync_records_upserted": report.sync_records_upserted,
             "sync_records_deleted_by_retention": report.retention_deleted,
             **table,
