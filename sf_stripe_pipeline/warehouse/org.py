@@ -198,7 +198,7 @@ def _rows(
 
 
 _FETCHED_AS_TEXT = {catalogue.DOUBLE, catalogue.CURRENCY, catalogue.PERCENT, catalogue.DATE, catalogue.DATETIME}
-_VERSION_OF_RECORD = "md5(CAST(struct_pack(*COLUMNS(* EXCLUDE ({}))) AS VARCHAR))".format(
+_VERSION_OF_RECORD = "md5(CAST(row(*COLUMNS(* EXCLUDE ({}))) AS VARCHAR))".format(
     ", ".join(f'"{stamp}"' for stamp in CHANGE_STAMPS)
 )
 """A record's version: the digest of its stored values, less the extraction's own bookkeeping and the stamps of when

@@ -110,47 +110,24 @@ def write(
     partition: str,
     contracts: Sequence[Contract],
     batches: Iterable[tuple[Mapping[str, ContractAssessment], Mapping[str, StoredInputs]]],
+    replace_scope: bool = True,
 ) -> int:
     """Store the contracts assessed in `batches` ((assessments, the inputs each read), written as each comes) as
-    their latest assessment, and replace the validation with the latest assessment of each contract in scope (the
-    others' as stored). Atomic. Returns how many contracts were assessed."""
-    with transaction(conn):
-        assessed = _store(conn, run_id, partition, contracts, batches)
-        keys = sorted({contract.key for contract in contracts})
-        scope = pd.DataFrame({"run_id": run_id, "partition_key": partition, "contract_key": keys})
-        conn.execute(f"DELETE FROM {SCOPE.qualified}")
-        append_rows(conn, SCOPE.name, scope)
-    return assessed
-
-
-def store_assessments(
-    conn: duckdb.DuckDBPyConnection,
-    *,
-    run_id: str,
-    partition: str,
-    contracts: Sequence[Contract],
-    batches: Iterable[tuple[Mapping[str, ContractAssessment], Mapping[str, StoredInputs]]],
-) -> int:
-    """Store the contracts assessed in `batches` as their latest assessment, the scope left as it is. Atomic.
-    Returns how many contracts were assessed."""
-    with transaction(conn):
-        return _store(conn, run_id, partition, contracts, batches)
-
-
-def _store(
-    conn: duckdb.DuckDBPyConnection,
-    run_id: str,
-    partition: str,
-    contracts: Sequence[Contract],
-    batches: Iterable[tuple[Mapping[str, ContractAssessment], Mapping[str, StoredInputs]]],
-) -> int:
+    their latest assessment, and (`replace_scope`) replace the validation with the latest assessment of each contract
+    in scope, `contracts` (the others' as stored). Atomic. Returns how many contracts were assessed."""
     by_key = {contract.key: contract for contract in contracts}
     assessed = 0
-    for assessments, inputs in batches:
-        rows = _rows([by_key[key] for key in assessments], assessments, inputs, run_id, partition)
-        conn.execute(f"DELETE FROM {ASSESSMENTS.qualified} WHERE list_contains(?, contract_key)", [list(assessments)])
-        append_rows(conn, ASSESSMENTS.name, rows)
-        assessed += len(assessments)
+    with transaction(conn):
+        for assessments, inputs in batches:
+            rows = _rows([by_key[key] for key in assessments], assessments, inputs, run_id, partition)
+            stale = f"DELETE FROM {ASSESSMENTS.qualified} WHERE list_contains(?, contract_key)"
+            conn.execute(stale, [list(assessments)])
+            append_rows(conn, ASSESSMENTS.name, rows)
+            assessed += len(assessments)
+        if replace_scope:
+            scope = pd.DataFrame({"run_id": run_id, "partition_key": partition, "contract_key": sorted(by_key)})
+            conn.execute(f"DELETE FROM {SCOPE.qualified}")
+            append_rows(conn, SCOPE.name, scope)
     return assessed
 
 

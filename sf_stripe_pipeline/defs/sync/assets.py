@@ -152,8 +152,8 @@ def _settle_write_backs(
     """A run's own write-backs change the records they land on, and assessments read those (a synced order is
     drafted as applied, an object keeps the id written on its record): every contract a first sync wrote back to
     would be assessed again by the next run. Instead, the warehouse follows the writes (org.follow_writes) and the
-    contracts in scope that read the records written are assessed now, as the next run would assess them, so it
-    finds them unchanged (SETTLE_SHARE says when). Returns how many contracts were assessed."""
+    contracts in scope that read the records written are assessed now, and their desired objects merged, as the next
+    run would, so it finds them unchanged (SETTLE_SHARE says when). Returns how many contracts were assessed."""
     written = [(result.sobject, result.record_key, result.fields) for result in write_backs if result.success]
     if not written or len(written) < SETTLE_SHARE * org.record_count(conn, "Order"):
         return 0
@@ -165,9 +165,11 @@ def _settle_write_backs(
     assessed = _assess_changed(
         conn, contracts, org_snapshot, instance_url, validation.stored_inputs(conn, sorted(in_scope))
     )
-    return validation.store_assessments(
-        conn, run_id=run_id, partition=partition, contracts=contracts, batches=assessed.batches
+    settled = validation.write(
+        conn, run_id=run_id, partition=partition, contracts=contracts, batches=assessed.batches, replace_scope=False
     )
+    _merge_desired(conn, run_id)  # as the next run would merge them, so it keeps the table
+    return settled
 
 
 @dg.asset(key=VALIDATED_CONTRACTS, deps=list(EXTRACT_KEYS.values()), kinds={"duckdb"}, **SYNC_ASSET)
@@ -222,6 +224,19 @@ def validated_contracts(
     )
 
 
+def _merge_desired(conn: DuckDBPyConnection, run_id: str) -> None:
+    """Merge the objects of the syncing contracts in scope into `sync.desired_objects`, unless the table is merged
+    from them already."""
+    # What the table is merged from: the contracts' objects and links, by this code.
+    merged_from = f"{code_version()}:{validation.syncing_digest(conn)}"
+    if desired.merged_from(conn) == merged_from:
+        desired.keep(conn, run_id)
+    else:
+        objects_by_contract, links = validation.syncing_objects(conn)
+        # The coupon links are what applied_sync needs for the coupon snapshots and write-backs (F43/F44).
+        desired.write(conn, run_id, merge_desired(objects_by_contract), links, merged_from)
+
+
 @dg.asset(key=DESIRED_STATE, deps=[VALIDATED_CONTRACTS], kinds={"duckdb"}, **SYNC_ASSET)
 def desired_stripe_state(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The Stripe objects that Salesforce plus the mapping config imply for the synced orders in scope: customers,
@@ -231,14 +246,7 @@ def desired_stripe_state(context: dg.AssetExecutionContext, duckdb: DuckDBResour
     assessed again, or none changed), the table stands as it is."""
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        # What the table is merged from: the contracts' objects and links, by this code.
-        merged_from = f"{code_version()}:{validation.syncing_digest(conn)}"
-        if desired.merged_from(conn) == merged_from:
-            desired.keep(conn, context.run.run_id)
-        else:
-            objects_by_contract, links = validation.syncing_objects(conn)
-            # The coupon links are what applied_sync needs for the coupon snapshots and write-backs (F43/F44).
-            desired.write(conn, context.run.run_id, merge_desired(objects_by_contract), links, merged_from)
+        _merge_desired(conn, context.run.run_id)
         counts = desired.counts_by_type(conn)
         by_status = validation.status_counts(conn)
         table = table_metadata(conn, desired.TABLE.qualified)
