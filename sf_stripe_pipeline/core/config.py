@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from sf_stripe_pipeline.core.org import CHANGE_STAMPS
 from sf_stripe_pipeline.core.paths import TARGET_SOURCES, TERMINATION_PREFIX, check_stripe_path, parse_salesforce_path
 from sf_stripe_pipeline.core.stripe_limits import SUPPORTED_CURRENCIES
 from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
@@ -200,8 +201,13 @@ def _reference_problems(config: SyncConfig) -> list[tuple[str, str]]:
                 key_path = f"{section}.{target}.{stripe_path}"
                 try:
                     check_stripe_path(target, stripe_path)
-                    if section == "field_mappings":
-                        parse_salesforce_path(TARGET_SOURCES[target], value)
+                    mapped = parse_salesforce_path(TARGET_SOURCES[target], value) if section == "field_mappings" else None
+                    if mapped is not None and mapped.field in CHANGE_STAMPS:
+                        raise ValueError(
+                            f"{value!r} is a change stamp, which the sync does not count as a change of its record "
+                            "(it moves on every write, the sync's own write-backs included): a Stripe value mapped "
+                            "from it would not follow it; map another field"
+                        )
                 except ValueError as error:
                     problems.append((key_path, str(error)))
     return problems

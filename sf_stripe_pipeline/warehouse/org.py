@@ -289,25 +289,29 @@ def follow_writes(conn: duckdb.DuckDBPyConnection, writes: Sequence[tuple[str, s
         known = catalogue.SOBJECTS[sobject].fields if sobject in ORG_OBJECTS else {}
         if names := tuple(sorted(name for name in fields if name in known)):
             grouped.setdefault((sobject, names), []).append((record_id, fields))
-    changed = 0
-    for (sobject, names), records in grouped.items():
-        frame = pd.DataFrame(
-            {"Id": [record_id for record_id, _ in records]}
-            | {name: [fields[name] for _, fields in records] for name in names},
-            dtype=object,
-        )
-        assignments = ", ".join(f'"{name}" = written."{name}"' for name in names)
-        conn.register("written", frame)
-        try:
-            [(updated,)] = conn.execute(
-                f'UPDATE {table_name(sobject)} AS record SET {assignments} FROM written WHERE record."Id" = written."Id"'
-            ).fetchall()
-            changed += updated
-        finally:
-            conn.unregister("written")
-    for sobject in {sobject for sobject, _ in grouped}:
+    with transaction(conn):
+        changed = sum(_follow(conn, sobject, names, records) for (sobject, names), records in grouped.items())
+    for sobject in sorted({sobject for sobject, _ in grouped}):
         validate_extracted(conn, sobject)
     return changed
+
+
+def _follow(
+    conn: duckdb.DuckDBPyConnection, sobject: str, names: tuple[str, ...], records: list[tuple[str, Mapping[str, Any]]]
+) -> int:
+    frame = pd.DataFrame(
+        {"Id": [record_id for record_id, _ in records]} | {name: [fields[name] for _, fields in records] for name in names},
+        dtype=object,
+    )
+    assignments = ", ".join(f'"{name}" = written."{name}"' for name in names)
+    conn.register("written", frame)
+    try:
+        [(updated,)] = conn.execute(
+            f'UPDATE {table_name(sobject)} AS record SET {assignments} FROM written WHERE record."Id" = written."Id"'
+        ).fetchall()
+    finally:
+        conn.unregister("written")
+    return updated
 
 
 def stored_schema_failures(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str]) -> dict[str, pd.DataFrame]:

@@ -82,6 +82,16 @@ def test_minimal_config_takes_the_defaults(tmp_path: Path) -> None:
             "Order.NameId is not a lookup field",
         ),
         (
+            "start_date: 2025-01-01\nfield_mappings: {customer: {metadata.modified: SystemModstamp}}\n",
+            "field_mappings.customer.metadata.modified",
+            "'SystemModstamp' is a change stamp",
+        ),
+        (
+            "start_date: 2025-01-01\nfield_mappings: {subscription_item: {metadata.touched: OrderId.LastModifiedDate}}\n",
+            "field_mappings.subscription_item.metadata.touched",
+            "'OrderId.LastModifiedDate' is a change stamp",
+        ),
+        (
             "start_date: 2025-01-01\nfield_defaults: {subscription_phase: {items.quantity: 1}}\n",
             "field_defaults.subscription_phase.items.quantity",
             "set by the sync itself",

@@ -154,7 +154,7 @@ def _settle_write_backs(
     would be assessed again by the next run. Instead, the warehouse follows the writes (org.follow_writes) and the
     contracts in scope that read the records written are assessed now, and their desired objects merged, as the next
     run would, so it finds them unchanged (SETTLE_SHARE says when). Returns how many contracts were assessed."""
-    written = [(result.sobject, result.record_key, result.fields) for result in write_backs if result.success]
+    written = [(r.sobject, r.record_key, r.fields) for r in write_backs if r.success and r.fields]  # not creations
     if not written or len(written) < SETTLE_SHARE * org.record_count(conn, "Order"):
         return 0
     if not org.follow_writes(conn, written):
@@ -383,13 +383,17 @@ def applied_sync(
             digest=functools.partial(desired_digest, config=sync_config(), stripe_target=stripe.target),
             settings=stripe.execution_settings(stripe_config),
         )
-        settled = _settle_write_backs(
-            conn,
-            report.write_backs,
-            run_id=context.run.run_id,
-            partition=_scope_label(context),
-            instance_url=f"https://{sf_client.sf_instance}",
-        )
+        try:
+            settled = _settle_write_backs(
+                conn,
+                report.write_backs,
+                run_id=context.run.run_id,
+                partition=_scope_label(context),
+                instance_url=f"https://{sf_client.sf_instance}",
+            )
+        except Exception as error:  # it only spares the next run work: what it left undone, that run assesses
+            context.log.warning(f"Settling this run's write-backs failed; the next sync assesses them: {error!r}")
+            settled = 0
         table = table_metadata(conn, audit.TABLE.qualified)
 
     # `rejected`: contracts validation stopped; `failed`: operations the APIs refused (no_sync_errors fails on them).
