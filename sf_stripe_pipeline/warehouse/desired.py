@@ -136,6 +136,11 @@ def load(conn: duckdb.DuckDBPyConnection) -> list[DesiredObject]:
     return list(loaded)
 
 
+def release(conn: duckdb.DuckDBPyConnection) -> None:
+    """Let go of the objects decoded for this run's later steps (read from the table again if asked for)."""
+    _LATEST.pop(_database_file(conn), None)
+
+
 def load_coupon_links(conn: duckdb.DuckDBPyConnection) -> list[coupons.CouponLink]:
     rows = fetch_dicts(conn, f"SELECT address, current_version, snapshot, quote_coupon FROM {COUPON_LINKS.qualified}")
     return [

@@ -159,17 +159,22 @@ def _settle_write_backs(
         return 0
     if not org.follow_writes(conn, written):
         return 0
+    desired.release(conn)  # the run's desired objects are merged again below; the org is loaded meanwhile
+    settled = _assess_scope_again(conn, run_id=run_id, partition=partition, instance_url=instance_url)
+    _merge_desired(conn, run_id)  # as the next run would merge them, so it keeps the table
+    return settled
+
+
+def _assess_scope_again(conn: DuckDBPyConnection, *, run_id: str, partition: str, instance_url: str) -> int:
+    """Assess again the contracts of the latest validation's scope whose inputs changed, keeping the scope."""
     org_snapshot = org.load_org(conn)
     in_scope = set(validation.scope_keys(conn))
     contracts = [contract for contract in build_contracts(org_snapshot) if contract.key in in_scope]
-    assessed = _assess_changed(
-        conn, contracts, org_snapshot, instance_url, validation.stored_inputs(conn, sorted(in_scope))
-    )
-    settled = validation.write(
+    stored = validation.stored_inputs(conn, sorted(in_scope))
+    assessed = _assess_changed(conn, contracts, org_snapshot, instance_url, stored)
+    return validation.write(
         conn, run_id=run_id, partition=partition, contracts=contracts, batches=assessed.batches, replace_scope=False
     )
-    _merge_desired(conn, run_id)  # as the next run would merge them, so it keeps the table
-    return settled
 
 
 @dg.asset(key=VALIDATED_CONTRACTS, deps=list(EXTRACT_KEYS.values()), kinds={"duckdb"}, **SYNC_ASSET)
