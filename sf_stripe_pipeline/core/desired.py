@@ -8,7 +8,7 @@ to the Stripe id when it applies the plan, and `depends_on` orders the work.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,19 +85,21 @@ class DesiredObject:
         return f"{self.stripe_object}:{self.key}"
 
 
+def replace_refs(value: Any, replacement: Callable[[str], Any]) -> Any:
+    """`value` with every `{"$ref": "object:key"}` in it replaced by `replacement("object:key")`."""
+    if isinstance(value, dict):
+        if is_ref(value):
+            return replacement(value[REF_KEY])
+        return {name: replace_refs(item, replacement) for name, item in value.items()}
+    if isinstance(value, list):
+        return [replace_refs(item, replacement) for item in value]
+    return value
+
+
 def with_refs_replaced(desired: DesiredObject, values: Mapping[str, str]) -> DesiredObject:
     """`desired` with each ref that `values` names replaced by its value, and no longer depending on it: the object
     as the next run drafts it once the Salesforce records those refs stand for exist (the order coupon snapshots a
     run creates before its Stripe writes, F43)."""
-
-    def replaced(value: Any) -> Any:
-        if isinstance(value, dict):
-            if is_ref(value) and value[REF_KEY] in values:
-                return values[value[REF_KEY]]
-            return {name: replaced(item) for name, item in value.items()}
-        if isinstance(value, list):
-            return [replaced(item) for item in value]
-        return value
-
+    params = replace_refs(desired.params, lambda address: values.get(address, {REF_KEY: address}))
     depends_on = tuple(address for address in desired.depends_on if address not in values)
-    return dataclasses.replace(desired, params=replaced(desired.params), depends_on=depends_on)
+    return dataclasses.replace(desired, params=params, depends_on=depends_on)

@@ -25,7 +25,8 @@ from typing import Any, Protocol
 import stripe
 
 from sf_stripe_pipeline import clock
-from sf_stripe_pipeline.core import REF_KEY, PlannedOperation
+from sf_stripe_pipeline.core import PlannedOperation
+from sf_stripe_pipeline.core.desired import replace_refs
 from sf_stripe_pipeline.core.plan import FROM_SUBSCRIPTION, idempotency_key, payload_hash
 from sf_stripe_pipeline.stripe import graph
 from sf_stripe_pipeline.stripe.lookup import find_created, with_sync_key
@@ -136,16 +137,14 @@ class UnresolvedReference(LookupError):
 
 def resolve_refs(value: Any, ids: Mapping[str, str]) -> Any:
     """Replace every `{"$ref": "object:key"}` in `value` by the referenced object's Stripe id."""
-    if isinstance(value, dict):
-        if set(value) == {REF_KEY}:
-            try:
-                return ids[value[REF_KEY]]
-            except KeyError:
-                raise UnresolvedReference(value[REF_KEY]) from None
-        return {name: resolve_refs(item, ids) for name, item in value.items()}
-    if isinstance(value, list):
-        return [resolve_refs(item, ids) for item in value]
-    return value
+
+    def stripe_id(address: str) -> str:
+        try:
+            return ids[address]
+        except KeyError:
+            raise UnresolvedReference(address) from None
+
+    return replace_refs(value, stripe_id)
 
 
 def _call(

@@ -21,7 +21,7 @@ A dry run materializes everything up to `sync_plan` and stops there.
 # No `from __future__ import annotations` here: Dagster reads the config and resource annotations at load time.
 import functools
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -32,6 +32,7 @@ from sf_stripe_pipeline import clock, warehouse
 from sf_stripe_pipeline.apply import apply_plan
 from sf_stripe_pipeline.core import (
     Contract,
+    DesiredObject,
     OrgSnapshot,
     Violation,
     build_contracts,
@@ -138,6 +139,11 @@ def _assess_changed(
         stored_schema_failures=org.stored_schema_failures(conn, list(SCHEMAS)),
         stored_inputs=stored,
     )
+
+
+def _digest_under(stripe: StripeResource) -> Callable[[DesiredObject], str]:
+    """How a run digests a desired object (core/unchanged.py): under the run's config, for the Stripe it writes to."""
+    return functools.partial(desired_digest, config=sync_config(), stripe_target=stripe.target)
 
 
 SETTLE_SHARE = 0.1
@@ -281,8 +287,8 @@ def actual_stripe_state(
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
         wanted = desired.load(conn)
-        settings_now, target = sync_config(), stripe.target
-        digests = {obj.address: desired_digest(obj, settings_now, target) for obj in wanted}
+        digest = _digest_under(stripe)
+        digests = {obj.address: digest(obj) for obj in wanted}
         entries = ledger.entries(conn)
         # A manual sync compares its contracts with Stripe whatever their last sync left: it is how a user asks.
         unchanged = {} if is_manual(_scope_label(context)) else unchanged_objects(wanted, digests, entries)
@@ -385,7 +391,7 @@ def applied_sync(
             partition=_scope_label(context),
             retention_keep=sync_config().retention.salesforce_sync_records,
             now=datetime.now(UTC),
-            digest=functools.partial(desired_digest, config=sync_config(), stripe_target=stripe.target),
+            digest=_digest_under(stripe),
             settings=stripe.execution_settings(stripe_config),
         )
         try:
