@@ -134,6 +134,17 @@ class Basis:
         return {}
 
 
+def validation_basis(
+    config: SyncConfig, *, today: date, instance_url: str, scope_label: str, org_fingerprint: str
+) -> str:
+    """What a whole validation is made from: the basis of every assessment, the scope, and the org (its
+    fingerprint, warehouse/org.py). From the same, a validation decides the same for every contract, so a run whose
+    validation basis is the stored one keeps it without loading the org."""
+    digest = hashlib.blake2b(Basis(config, today, instance_url).prefix, digest_size=16)
+    digest.update(f"\0{scope_label}\0{org_fingerprint}".encode())
+    return digest.hexdigest()
+
+
 def inputs_digest(contract: Contract, reads: Reads, org: OrgSnapshot, basis: Basis) -> str:
     """The digest of what `reads` return from `org` for `contract`, under `basis`."""
     digest = hashlib.blake2b(basis.prefix, digest_size=16)

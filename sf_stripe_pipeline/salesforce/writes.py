@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +43,6 @@ class WriteResult:
     message: str
     stripe_id: str | None = None
     """For write-backs: the Stripe id written."""
-    fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    """For updates by Id: the fields set."""
 
 
 def _batches(items: Sequence[Any], size: int = COMPOSITE_BATCH) -> Iterator[Sequence[Any]]:
@@ -130,10 +128,7 @@ def write_back_fields(client: Salesforce, updates: Sequence[tuple[str, str, dict
         (sobject, record_id, {"attributes": {"type": sobject}, "Id": record_id, **fields})
         for sobject, record_id, fields in updates
     ]
-    results = _composite(client, "composite/sobjects", "PATCH", items, _records_body)
-    return [
-        dataclasses.replace(result, fields=fields) for result, (_, _, fields) in zip(results, updates, strict=True)
-    ]
+    return _composite(client, "composite/sobjects", "PATCH", items, _records_body)
 
 
 def upsert_records(

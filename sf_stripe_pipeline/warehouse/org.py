@@ -9,6 +9,7 @@ NULL and named in the record's `_unstorable_numbers` flag, which the pandera sch
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -272,46 +273,33 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everyth
     return len(records)
 
 
+def fingerprint(conn: duckdb.DuckDBPyConnection) -> str:
+    """A digest of everything the sync reads of the extracted org: every stored value of every record (change stamps
+    and filter flags included, not when or by which run it was extracted) and the stored schema failures. Equal
+    fingerprints, equal org: a run compares it to skip work an unchanged org would only repeat. One scan of each
+    table, hashed in DuckDB (an order-free 128-bit sum of 64-bit row hashes: tens of milliseconds for 10,000 orders)."""
+    hashed = [
+        f"SELECT '{sobject}', count(*), bit_xor(hash(record)), sum(CAST(hash(record) AS HUGEINT)) "
+        f"FROM (SELECT * EXCLUDE (_extracted_at, _run_id) FROM {table_name(sobject)}) AS record"
+        for sobject in ORG_OBJECTS
+    ]
+    hashed.append(
+        f"SELECT '{SCHEMA_FAILURES}', count(*), bit_xor(hash(failure)), sum(CAST(hash(failure) AS HUGEINT)) "
+        f"FROM {SCHEMA_FAILURES} AS failure"
+    )
+    rows = conn.execute(" UNION ALL ".join(hashed)).fetchall()
+    return hashlib.blake2b(repr(sorted(rows)).encode(), digest_size=16).hexdigest()
+
+
+def record_ids(conn: duckdb.DuckDBPyConnection, sobject: str) -> set[str]:
+    """The Ids of the extracted records of `sobject` (deleted ones included)."""
+    return {record_id for (record_id,) in conn.execute(f'SELECT "Id" FROM {table_name(sobject)}').fetchall()}
+
+
 def record_count(conn: duckdb.DuckDBPyConnection, sobject: str) -> int:
     """How many records of `sobject` the warehouse holds (deleted ones included)."""
     [(count,)] = conn.execute(f"SELECT count(*) FROM {table_name(sobject)}").fetchall()
     return count
-
-
-def follow_writes(conn: duckdb.DuckDBPyConnection, writes: Sequence[tuple[str, str, Mapping[str, Any]]]) -> int:
-    """Set on the extracted records the fields the pipeline has just written to them in Salesforce (sobject, record
-    Id, fields written), and validate them: until the next extraction reads them back, the warehouse holds what
-    Salesforce holds, so what is assessed against it now is what the next run would assess. Text fields only (the
-    Stripe ids and payment links written back); the change stamps are left as extracted, and the next extraction
-    overwrites them with Salesforce's. Returns how many records changed."""
-    grouped: dict[tuple[str, tuple[str, ...]], list[tuple[str, Mapping[str, Any]]]] = {}
-    for sobject, record_id, fields in writes:
-        known = catalogue.SOBJECTS[sobject].fields if sobject in ORG_OBJECTS else {}
-        if names := tuple(sorted(name for name in fields if name in known)):
-            grouped.setdefault((sobject, names), []).append((record_id, fields))
-    with transaction(conn):
-        changed = sum(_follow(conn, sobject, names, records) for (sobject, names), records in grouped.items())
-    for sobject in sorted({sobject for sobject, _ in grouped}):
-        validate_extracted(conn, sobject)
-    return changed
-
-
-def _follow(
-    conn: duckdb.DuckDBPyConnection, sobject: str, names: tuple[str, ...], records: list[tuple[str, Mapping[str, Any]]]
-) -> int:
-    frame = pd.DataFrame(
-        {"Id": [record_id for record_id, _ in records]} | {name: [fields[name] for _, fields in records] for name in names},
-        dtype=object,
-    )
-    assignments = ", ".join(f'"{name}" = written."{name}"' for name in names)
-    conn.register("written", frame)
-    try:
-        [(updated,)] = conn.execute(
-            f'UPDATE {table_name(sobject)} AS record SET {assignments} FROM written WHERE record."Id" = written."Id"'
-        ).fetchall()
-    finally:
-        conn.unregister("written")
-    return updated
 
 
 def stored_schema_failures(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str]) -> dict[str, pd.DataFrame]:

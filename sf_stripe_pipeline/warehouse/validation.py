@@ -35,7 +35,13 @@ _ROW = """run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR, order_ids
     objects JSON, coupon_links JSON, input_reads VARCHAR, input_digest VARCHAR"""
 ASSESSMENTS = SyncTable("contract_assessments", _ROW)
 """`run_id`, `partition_key`: the run that assessed the contract, and its scope then."""
-SCOPE = SyncTable("validation_scope", "run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR")
+SCOPE = SyncTable(
+    "validation_scope",
+    "run_id VARCHAR, partition_key VARCHAR, contract_key VARCHAR, basis VARCHAR",
+    added_columns=(("basis", "VARCHAR"),),
+)
+"""`basis`: what the validation was made from (core.assessment_inputs.validation_basis), or NULL (a manual sync's,
+or assessments changed since): a run with the same basis keeps the validation whole (`holds_basis`)."""
 VIEW = sync_table("contract_validation")
 STATUSES = (VALID, PARTIAL, QUARANTINED, DELETED)
 SYNCING = (VALID, PARTIAL)
@@ -110,11 +116,11 @@ def write(
     partition: str,
     contracts: Sequence[Contract],
     batches: Iterable[tuple[Mapping[str, ContractAssessment], Mapping[str, StoredInputs]]],
-    replace_scope: bool = True,
+    basis: str | None = None,
 ) -> int:
     """Store the contracts assessed in `batches` ((assessments, the inputs each read), written as each comes) as
-    their latest assessment, and (`replace_scope`) replace the validation with the latest assessment of each contract
-    in scope, `contracts` (the others' as stored). Atomic. Returns how many contracts were assessed."""
+    their latest assessment, and replace the validation with the latest assessment of each contract in scope,
+    `contracts` (the others' as stored), made from `basis`. Atomic. Returns how many contracts were assessed."""
     by_key = {contract.key: contract for contract in contracts}
     assessed = 0
     with transaction(conn):
@@ -124,16 +130,30 @@ def write(
             conn.execute(stale, [list(assessments)])
             append_rows(conn, ASSESSMENTS.name, rows)
             assessed += len(assessments)
-        if replace_scope:
-            scope = pd.DataFrame({"run_id": run_id, "partition_key": partition, "contract_key": sorted(by_key)})
-            conn.execute(f"DELETE FROM {SCOPE.qualified}")
-            append_rows(conn, SCOPE.name, scope)
+        scope = pd.DataFrame(
+            {"run_id": run_id, "partition_key": partition, "contract_key": sorted(by_key), "basis": basis},
+            columns=["run_id", "partition_key", "contract_key", "basis"],
+            dtype=object,
+        )
+        conn.execute(f"DELETE FROM {SCOPE.qualified}")
+        append_rows(conn, SCOPE.name, scope)
     return assessed
 
 
-def scope_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """The keys of the contracts in the latest validation's scope."""
-    return [key for (key,) in conn.execute(f"SELECT contract_key FROM {SCOPE.qualified} ORDER BY 1").fetchall()]
+def holds_basis(conn: duckdb.DuckDBPyConnection, basis: str) -> int | None:
+    """How many contracts the latest validation holds, if it was made from `basis` and holds an assessment of each
+    contract in its scope (then a validation from the same basis would decide the same); else None."""
+    [(in_scope, with_basis)] = conn.execute(
+        f"SELECT count(*), count(*) FILTER (basis = ?) FROM {SCOPE.qualified}", [basis]
+    ).fetchall()
+    # Each with its stored inputs: an assessment without them is one to make again.
+    [(assessed,)] = conn.execute(f"SELECT count(*) FROM {VIEW} WHERE input_digest IS NOT NULL").fetchall()
+    return in_scope if in_scope and with_basis == in_scope == assessed else None
+
+
+def keep(conn: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """The latest validation stands as this run's."""
+    conn.execute(f"UPDATE {SCOPE.qualified} SET run_id = ?", [run_id])
 
 
 def stored_inputs(conn: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> dict[str, StoredInputs]:

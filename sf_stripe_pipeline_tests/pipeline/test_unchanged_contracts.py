@@ -172,28 +172,33 @@ def test_only_contracts_whose_salesforce_records_changed_are_assessed_again(demo
     assessment says is what assessing the contract afresh says."""
     first, second = run_sync(), run_sync()
     assert first.success and second.success and first.contracts_assessed > 20
-    # The first sync assessed again what its own Stripe id write-backs changed (the warehouse follows its writes):
-    # the second assesses only the contracts whose order coupon snapshots the first created in Salesforce (F43).
-    assert second.contracts_assessed == len(_contracts_with_coupon_snapshots_made_by_the_sync(demo_org)) > 0
+    # The first sync's own Salesforce writes (Stripe ids written back, order coupon snapshots created, F43) were
+    # extracted and validated again by that sync: the second finds the org as the first left it.
+    assert _contracts_with_coupon_snapshots_made_by_the_sync(demo_org)
+    assert second.contracts_assessed == 0 and second.validation_kept_whole
     quiet = run_sync()
     kept = _validation_rows()
-    assert quiet.success and quiet.contracts_assessed == 0 and len(kept) > 20
+    assert quiet.success and quiet.contracts_assessed == 0 and quiet.validation_kept_whole and len(kept) > 20
 
     order = demo_org.unamended_new_orders()[0]
     line = demo_org.sf.query(f"SELECT Id, Quantity FROM OrderItem WHERE OrderId = '{order['Id']}'")["records"][0]
     demo_org.sf.OrderItem.update(line["Id"], {"Quantity": int(line["Quantity"]) + 1})
     changed = run_sync()
     assert changed.success and changed.contracts_assessed == 1 and changed.stripe_writes >= 1
+    assert not changed.validation_kept_whole
     after_change = _validation_rows()
     assert {key for key in kept if after_change[key] != kept[key]} == {order["Id"]}
 
     # A manual sync of another order assesses it afresh, and leaves every other contract's assessment stored.
     other = demo_org.unamended_new_orders()[1]
     assert run_sync(order_ids=[other["Id"]]).contracts_assessed == 1
-    assert run_sync().contracts_assessed == 0 and _validation_rows() == after_change
+    after_manual = run_sync()
+    assert after_manual.contracts_assessed == 0 and not after_manual.validation_kept_whole
+    assert _validation_rows() == after_change
 
     with duckdb.connect(str(home.warehouse_path())) as conn:
         conn.execute("UPDATE sync.contract_assessments SET input_digest = NULL")  # forget every stored input
     fresh = run_sync()
     assert fresh.success and fresh.contracts_assessed == len(kept) and fresh.stripe_writes == 0
+    assert not fresh.validation_kept_whole, "a validation stands whole only with every assessment's stored inputs"
     assert _validation_rows() == after_change

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from duckdb import DuckDBPyConnection
+from simple_salesforce import Salesforce
 
 from sf_stripe_pipeline import clock, warehouse
 from sf_stripe_pipeline.apply import apply_plan
@@ -46,6 +47,7 @@ from sf_stripe_pipeline.core.assessment_inputs import (
     StoredInputs,
     assess_changed_in_batches,
     code_version,
+    validation_basis,
 )
 from sf_stripe_pipeline.core.limits import withhold_destructive
 from sf_stripe_pipeline.core.schemas import SCHEMAS
@@ -57,11 +59,15 @@ from sf_stripe_pipeline.defs.salesforce.resources import SalesforceResource
 from sf_stripe_pipeline.defs.stripe.resources import StripeResource
 from sf_stripe_pipeline.defs.sync.scope import (
     SCOPE_METADATA,
+    SyncScope,
     SyncScopeConfig,
     is_manual,
     latest_scope_label,
     resolve_scope,
+    window_scope_of,
 )
+from sf_stripe_pipeline.salesforce.catalogue import SOBJECTS
+from sf_stripe_pipeline.salesforce.extract import extract_object
 from sf_stripe_pipeline.salesforce.writes import WriteResult
 from sf_stripe_pipeline.stripe.reads import ActualObject, fetch_actual, find_orphans
 from sf_stripe_pipeline.stripe.retry import RetryBudget, RetryingReader
@@ -147,40 +153,72 @@ def _digest_under(stripe: StripeResource) -> Callable[[DesiredObject], str]:
 
 
 SETTLE_SHARE = 0.1
-"""Settling loads the whole org once, which costs about what assessing a tenth of its contracts again costs: a run
-settles its write-backs when they number at least this share of the org's orders (a first sync, a backfill), and
-leaves a few (one new order) to the next run."""
+"""Settling extracts and validates again, which costs about what assessing a tenth of the org's contracts again
+costs: a run settles its write-backs when they number at least this share of the org's orders (a first sync, a
+backfill), and leaves a few (one new order) to the next run."""
 
 
 def _settle_write_backs(
-    conn: DuckDBPyConnection, write_backs: Iterable[WriteResult], *, run_id: str, partition: str, instance_url: str
+    conn: DuckDBPyConnection,
+    salesforce: SalesforceResource,
+    sf_client: Salesforce,
+    write_backs: Iterable[WriteResult],
+    *,
+    run_id: str,
+    scope_label: str,
 ) -> int:
-    """A run's own write-backs change the records they land on, and assessments read those (a synced order is
-    drafted as applied, an object keeps the id written on its record): every contract a first sync wrote back to
-    would be assessed again by the next run. Instead, the warehouse follows the writes (org.follow_writes) and the
-    contracts in scope that read the records written are assessed now, and their desired objects merged, as the next
-    run would, so it finds them unchanged (SETTLE_SHARE says when). Returns how many contracts were assessed."""
-    written = [(r.sobject, r.record_key, r.fields) for r in write_backs if r.success and r.fields]  # not creations
-    if not written or len(written) < SETTLE_SHARE * org.record_count(conn, "Order"):
+    """A run's own Salesforce writes (Stripe ids written back, coupon snapshots created) change records that
+    assessments read (a synced order is drafted as applied, an object keeps the id written on its record): every
+    contract a first sync wrote to would be assessed again by the next run. Instead, once its writes are done, the
+    run extracts what changed and validates its scope again, as the next run would, and merges the desired objects
+    again, so the next run finds the org, the validation and the desired table as it left them (SETTLE_SHARE says
+    when). A manual sync's contracts are assessed afresh by every run that names them: it does not settle. Returns
+    how many contracts were assessed."""
+    written = sum(1 for result in write_backs if result.success)
+    if is_manual(scope_label) or not written or written < SETTLE_SHARE * org.record_count(conn, "Order"):
         return 0
-    if not org.follow_writes(conn, written):
-        return 0
+    filters = sync_config().filters
+    for sobject in SOBJECTS:
+        salesforce.check_api_budget(sf_client)
+        extract_object(sf_client, conn, sobject, where=filters.get(sobject), run_id=run_id)
     desired.release(conn)  # the run's desired objects are merged again below; the org is loaded meanwhile
-    settled = _assess_scope_again(conn, run_id=run_id, partition=partition, instance_url=instance_url)
+    instance_url = f"https://{sf_client.sf_instance}"
+    scope = window_scope_of(scope_label)
+    _, assessed, _ = _validate(conn, scope, _validation_basis(conn, scope, instance_url), run_id, instance_url)
     _merge_desired(conn, run_id)  # as the next run would merge them, so it keeps the table
-    return settled
+    return assessed
 
 
-def _assess_scope_again(conn: DuckDBPyConnection, *, run_id: str, partition: str, instance_url: str) -> int:
-    """Assess again the contracts of the latest validation's scope whose inputs changed, keeping the scope."""
-    org_snapshot = org.load_org(conn)
-    in_scope = set(validation.scope_keys(conn))
-    contracts = [contract for contract in build_contracts(org_snapshot) if contract.key in in_scope]
-    stored = validation.stored_inputs(conn, sorted(in_scope))
-    assessed = _assess_changed(conn, contracts, org_snapshot, instance_url, stored)
-    return validation.write(
-        conn, run_id=run_id, partition=partition, contracts=contracts, batches=assessed.batches, replace_scope=False
+def _validation_basis(conn: DuckDBPyConnection, scope: SyncScope, instance_url: str) -> str | None:
+    """What a validation of `scope` is made from now; None for a manual sync (assessed afresh, never kept whole)."""
+    if is_manual(scope.label):
+        return None
+    return validation_basis(
+        sync_config(),
+        today=clock.now().date(),
+        instance_url=instance_url,
+        scope_label=scope.label,
+        org_fingerprint=org.fingerprint(conn),
     )
+
+
+def _validate(
+    conn: DuckDBPyConnection, scope: SyncScope, basis: str | None, run_id: str, instance_url: str
+) -> tuple[int, int, int]:
+    """Assess the contracts of `scope` whose inputs changed (all of them in a manual sync) and store the validation,
+    made from `basis`. Returns (contracts in scope, assessed, unchanged)."""
+    org_snapshot = org.load_org(conn)
+    every_contract = build_contracts(org_snapshot)
+    contracts = contracts_in_scope(every_contract, org_snapshot, window=scope.window, order_ids=scope.order_ids)
+    if sync_config().account_polling and scope.window is not None:
+        contracts += polled_contracts(every_contract, org_snapshot, scope.window, selected=contracts)
+    # A manual sync assesses its contracts afresh: it is how a user asks for a fresh comparison.
+    stored = {} if is_manual(scope.label) else validation.stored_inputs(conn, [c.key for c in contracts])
+    assessed = _assess_changed(conn, contracts, org_snapshot, instance_url, stored)
+    assessed_count = validation.write(
+        conn, run_id=run_id, partition=scope.label, contracts=contracts, batches=assessed.batches, basis=basis
+    )
+    return len(contracts), assessed_count, len(assessed.unchanged)
 
 
 @dg.asset(key=VALIDATED_CONTRACTS, deps=list(EXTRACT_KEYS.values()), kinds={"duckdb"}, **SYNC_ASSET)
@@ -190,27 +228,20 @@ def validated_contracts(
     """The contracts in scope, each assessed once: the orders that sync (and their desired Stripe objects), the
     order that fails with every rule it breaks (schemas, business rules, what Stripe would refuse), and the orders
     that wait for it or are deleted in Salesforce. A contract whose inputs are what its last assessment read keeps
-    that assessment (core/assessment_inputs.py, `sync.contract_assessments`); a manual sync assesses its contracts
-    again."""
+    that assessment (core/assessment_inputs.py, `sync.contract_assessments`); when the org, the scope, the config,
+    the day and the code are all those the latest validation was made from, it stands whole, the org unread. A
+    manual sync assesses its contracts again."""
     instance_url = _instance_url(salesforce)
     with duckdb.get_connection() as conn:
         warehouse.prepare(conn)
-        org_snapshot = org.load_org(conn)
-        scope = resolve_scope(config, context.run.tags, {order["Id"] for order in org_snapshot.records("Order")})
-        every_contract = build_contracts(org_snapshot)
-        contracts = contracts_in_scope(every_contract, org_snapshot, window=scope.window, order_ids=scope.order_ids)
-        if sync_config().account_polling and scope.window is not None:
-            contracts += polled_contracts(every_contract, org_snapshot, scope.window, selected=contracts)
-        # A manual sync assesses its contracts afresh: it is how a user asks for a fresh comparison.
-        stored = {} if is_manual(scope.label) else validation.stored_inputs(conn, [c.key for c in contracts])
-        assessed = _assess_changed(conn, contracts, org_snapshot, instance_url, stored)
-        assessed_count = validation.write(
-            conn,
-            run_id=context.run.run_id,
-            partition=scope.label,
-            contracts=contracts,
-            batches=assessed.batches,
-        )
+        scope = resolve_scope(config, context.run.tags, org.record_ids(conn, "Order"))
+        basis = _validation_basis(conn, scope, instance_url)
+        kept = validation.holds_basis(conn, basis) if basis is not None else None
+        if kept is not None:
+            validation.keep(conn, context.run.run_id)
+            in_scope, assessed_count, unchanged_count = kept, 0, kept
+        else:
+            in_scope, assessed_count, unchanged_count = _validate(conn, scope, basis, context.run.run_id, instance_url)
         failing = validation.verdicts(conn, failing_only=True)
         by_status = Counter(validation.status_counts(conn))
         table = table_metadata(conn, validation.VIEW)
@@ -219,9 +250,10 @@ def validated_contracts(
     return dg.MaterializeResult(
         metadata={
             SCOPE_METADATA: scope.label,
-            "contracts_in_scope": len(contracts),
+            "contracts_in_scope": in_scope,
             "contracts_assessed": assessed_count,
-            "contracts_unchanged": len(assessed.unchanged),
+            "contracts_unchanged": unchanged_count,
+            "validation_kept_whole": kept is not None,
             "valid_contracts": by_status[validation.VALID],
             "partly_synced_contracts": by_status[validation.PARTIAL],
             "quarantined_contracts": by_status[validation.QUARANTINED],
@@ -397,10 +429,11 @@ def applied_sync(
         try:
             settled = _settle_write_backs(
                 conn,
+                salesforce,
+                sf_client,
                 report.write_backs,
                 run_id=context.run.run_id,
-                partition=_scope_label(context),
-                instance_url=f"https://{sf_client.sf_instance}",
+                scope_label=_scope_label(context),
             )
         except Exception as error:  # it only spares the next run work: what it left undone, that run assesses
             context.log.warning(f"Settling this run's write-backs failed; the next sync assesses them: {error!r}")

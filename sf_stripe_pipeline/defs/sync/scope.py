@@ -95,8 +95,21 @@ def resolve_scope(config: SyncScopeConfig, tags: dict[str, str], known_order_ids
     last_text = config.to_date or day or tags.get(RANGE_END_TAG)
     first = max(_day(first_text, "from_date") if first_text else date.min, sync_config().start_date)
     last = _day(last_text, "to_date") if last_text else clock.now().date()
-    label = first.isoformat() if first == last else f"{first.isoformat()}...{last.isoformat()}"
+    return _window_scope(first, last)
+
+
+def _window_scope(first: date, last: date) -> SyncScope:
+    label = first.isoformat() if first == last else f"{first.isoformat()}{_RANGE}{last.isoformat()}"
     return SyncScope(label=label, window=(_midnight(first), _midnight(last + timedelta(days=1))))
+
+
+_RANGE = "..."
+
+
+def window_scope_of(label: str) -> SyncScope:
+    """The window scope a label names (the inverse of a window's label): a later step of the run acts on its scope."""
+    first, _, last = label.partition(_RANGE)
+    return _window_scope(_day(first, "scope"), _day(last or first, "scope"))
 
 
 def latest_scope_label(instance: dg.DagsterInstance, validated_contracts: dg.AssetKey) -> str:
