@@ -55,7 +55,13 @@ def test_every_table_asset_reports_its_row_count_and_column_schema(synced_instan
             table = metadata["dagster/table_name"].value
             described = [row[0] for row in conn.execute(f"DESCRIBE {table}").fetchall()]
             assert [column.name for column in metadata["dagster/column_schema"].schema.columns] == described, key
-            assert metadata["dagster/row_count"].value == conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            if key in EXTRACT_KEYS.values():
+                # applied_sync's settle extracts the run's own Salesforce writes after the extraction reported
+                # (the coupon snapshots it created): an extracted table can only have grown since.
+                assert metadata["dagster/row_count"].value <= rows, key
+            else:
+                assert metadata["dagster/row_count"].value == rows, key
     assert _latest(synced_instance, EXTRACT_KEYS["Order"])["dagster/row_count"].value == len(demo_org.org["Order"])
 
 
