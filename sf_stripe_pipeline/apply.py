@@ -240,7 +240,6 @@ def apply_plan(
     known_ids = ledger.ids(conn)
     ids = {**actual.found_ids(conn), **known_ids}
     record_in_ledger(conn, desired_by_ref, ids, known_ids, run_id=run_id, now=now)
-    org_snapshot = org.load_org(conn, ["Order"])  # the amendments' write-backs compare with their orders
     coupon_links = desired.load_coupon_links(conn)
     instance_url = f"https://{sf_client.sf_instance}"
 
@@ -265,7 +264,10 @@ def apply_plan(
 
     verdicts = validation.verdicts(conn)
     quarantined = [(verdict.contract, verdict.violations) for verdict in verdicts if verdict.violations]
-    records, amendment_write_backs = sync_records_for(verdicts, outcomes, notes, desired_by_ref, ids, org_snapshot)
+    # The amendments' write-backs compare with their orders (the warehouse's Orders are not written during apply).
+    amendment_ids = [order_id for verdict in verdicts for order_id in verdict.contract.amendment_order_ids]
+    amendments = OrgSnapshot({"Order": org.typed_records(conn, "Order", amendment_ids)})
+    records, amendment_write_backs = sync_records_for(verdicts, outcomes, notes, desired_by_ref, ids, amendments)
     written = write_back(sf_client, desired_by_ref, ids, amendment_write_backs, coupon_links, created_snapshots, outcomes)
     audit_rows += _append_audit(conn, audit.write_back_rows(run_id, partition, datetime.now(UTC), written))
     existing = org.sync_record_rows(conn)

@@ -1,6 +1,7 @@
 """The functional core of the Salesforce CPQ -> Stripe Billing sync: pure functions over plain data.
 
     OrgSnapshot --build_contracts--> contracts --contracts_in_scope--> in scope (activated or changed in a window)
+        (or --contracts_of(chosen orders)--> their contracts, without listing the org's other orders)
         --assess_contracts--> per contract: the orders synced, the failing order and its violations, the waiting ones
         --desired_state--> desired Stripe objects
         --unchanged.unchanged_objects(ledger digests)--> those whose contracts need no Stripe read
@@ -14,7 +15,7 @@ applied order by order.
 
 from sf_stripe_pipeline.core.accounts import polled_contracts
 from sf_stripe_pipeline.core.config import ConfigError, SyncConfig, load_config, parse_config
-from sf_stripe_pipeline.core.contracts import Contract, build_contracts, contracts_in_scope
+from sf_stripe_pipeline.core.contracts import Contract, build_contracts, contracts_in_scope, contracts_of
 from sf_stripe_pipeline.core.desired import REF_KEY, DesiredObject, ref
 from sf_stripe_pipeline.core.plan import Plan, PlannedOperation, PlanningNote, build_plan, plan_operations
 from sf_stripe_pipeline.core.org import OrgSnapshot
@@ -41,6 +42,7 @@ __all__ = [
     "build_contracts",
     "build_plan",
     "contracts_in_scope",
+    "contracts_of",
     "desired_state",
     "load_config",
     "merge_desired",

@@ -39,6 +39,7 @@ from sf_stripe_pipeline.core.rules import (
     schema_violations,
     shared_record_violations,
 )
+from sf_stripe_pipeline.core.violations import Violation
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -187,12 +188,14 @@ def assess_changed_in_batches(
     instance_url: str,
     stored_schema_failures: Mapping[str, pd.DataFrame],
     stored_inputs: Mapping[str, StoredInputs],
+    shared_by_id: Mapping[str, list[Violation]] | None = None,
     batch_size: int = 2_000,
 ) -> AssessmentBatches:
     """Assess the contracts whose stored inputs (`stored_inputs`, by contract key) no longer match the org, or
-    that have none, tracing what each reads; the others keep their stored assessment."""
+    that have none, tracing what each reads; the others keep their stored assessment. `shared_by_id`:
+    `shared_record_violations(org)`, when the caller found it without scanning the org."""
     contracts = list(contracts)
-    shared = shared_record_violations(org)
+    shared = shared_record_violations(org) if shared_by_id is None else shared_by_id
     schema = schema_violations((), stored_schema_failures)
     cross_record: dict[str, list[Any]] = {
         record_id: [*(violation for _, violation in schema.get(record_id, ())), *shared.get(record_id, ())]

@@ -108,6 +108,40 @@ def build_contracts(org: OrgSnapshot) -> list[Contract]:
     return contracts
 
 
+def _contract_key_of(org: OrgSnapshot, order_id: str) -> str:
+    """The key of the contract `build_contracts` puts an order in: its initial order's Id, or its own."""
+    order = org.get("Order", order_id)
+    initial = initial_order_of(org, order) if order is not None and amended_contract_id(org, order) else None
+    return order_id if initial is None else initial["Id"]
+
+
+def _amendments_of(org: OrgSnapshot, initial: dict) -> list[dict]:
+    """The orders whose initial order is `initial`: those amending a Contract made from its quote."""
+    found = []
+    for contract in org.children("Contract", "SBQQ__Quote__c", initial.get("SBQQ__Quote__c")):
+        for opportunity in org.children("Opportunity", "SBQQ__AmendedContract__c", contract["Id"]):
+            for order in org.children("Order", "OpportunityId", opportunity["Id"]):
+                if amended_contract_id(org, order) and (initial_order_of(org, order) or {}).get("Id") == initial["Id"]:
+                    found.append(order)
+    return found
+
+
+def contracts_of(org: OrgSnapshot, order_ids: Iterable[str]) -> list[Contract]:
+    """The contracts of `order_ids` (initial or amendment orders), ordered by key, as `build_contracts` makes them,
+    reading only the records that link those orders: the org's other orders are never listed. An Id with lines but
+    no Order is a contract of its own, as there."""
+    contracts = []
+    for key in sorted({_contract_key_of(org, order_id) for order_id in order_ids}):
+        initial = org.get("Order", key)
+        if initial is None and not org.children("OrderItem", "OrderId", key):
+            continue  # no such order, and no lines naming it
+        amendments = [] if initial is None else _amendments_of(org, initial)
+        ordered = sorted(amendments, key=lambda order: _amendment_sort_key(org, order))
+        account_id = (initial or {}).get("AccountId")
+        contracts.append(Contract(key, key, tuple(order["Id"] for order in ordered), account_id))
+    return contracts
+
+
 def order_records(org: OrgSnapshot, order_id: str) -> Iterator[dict]:
     """The records one order of a contract is made of: the order, its lines, its quote, its coupon snapshots."""
     order = org.get("Order", order_id)

@@ -182,16 +182,24 @@ def set_watermark(conn: duckdb.DuckDBPyConnection, sobject: str, system_modstamp
 
 
 def _rows(
-    conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None, *, versions: bool = False
+    conn: duckdb.DuckDBPyConnection,
+    sobject: str,
+    ids: Sequence[str] | None = None,
+    *,
+    versions: bool = False,
+    field: str = "Id",
+    where: str | None = None,
 ) -> tuple[list[str], list]:
-    """(column names, rows) of the extracted records of `sobject` (those of `ids`, or all), extraction columns the
-    core does not read left out; `versions`: with each record's version (core.org.VERSION, a digest of the rest)."""
-    where = ' WHERE "Id" IN ?' if ids is not None else ""
+    """(column names, rows) of the extracted records of `sobject` (those whose `field` is one of `ids`, or that meet
+    the SQL condition `where`, or all), in the table's order, extraction columns the core does not read left out;
+    `versions`: with each record's version (core.org.VERSION, a digest of the rest)."""
+    conditions = [*([f'"{field}" IN ?'] if ids is not None else []), *([where] if where else [])]
+    condition = f" WHERE {' AND '.join(conditions)} ORDER BY rowid" if conditions else ""
     # Decimals, dates and timestamps come as text, quicker to fetch; the snapshot types them once per distinct value.
     as_text = [name for name, spec in catalogue.SOBJECTS[sobject].fields.items() if spec.type in _FETCHED_AS_TEXT]
     casts = ", ".join(f'CAST("{name}" AS VARCHAR) AS "{name}"' for name in as_text)
     replace = f" REPLACE ({casts})" if as_text else ""
-    query = f"SELECT * EXCLUDE (_extracted_at, _run_id){replace} FROM {table_name(sobject)}{where}"
+    query = f"SELECT * EXCLUDE (_extracted_at, _run_id){replace} FROM {table_name(sobject)}{condition}"
     if versions:
         query = f"SELECT record.*, {_VERSION_OF_RECORD} AS {VERSION} FROM ({query}) AS record"
     cursor = conn.execute(query, [list(ids)] if ids is not None else [])
@@ -211,6 +219,91 @@ def load_org(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str] = ORG_OBJE
     """The extracted org (or some of its objects) as the core's OrgSnapshot, read table by table as rows, with each
     record's version."""
     return OrgSnapshot.from_rows((sobject, _rows(conn, sobject, versions=True)) for sobject in sobjects)
+
+
+class WarehouseOrg(OrgSnapshot):
+    """The extracted org as the core's OrgSnapshot, read from the warehouse as the core asks for it: a record by Id,
+    the children of a parent, or a whole object (then held whole, as `load_org` holds it). A run that touches a few
+    contracts of a large org (a manual sync) reads what they read, in queries, and never loads the rest. Records,
+    child lists and versions are those `load_org` gives: the same rows, in the table's order, typed alike; one dict
+    per record, whichever way it was reached."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection):
+        super().__init__({})
+        self._conn = conn
+        self._whole: set[str] = set()
+        self._absent: dict[str, set[str]] = {}
+        self._listed: dict[tuple[str, str], dict[str, list[dict]]] = {}
+
+    @property
+    def objects_loaded_whole(self) -> frozenset[str]:
+        """The objects some read needed whole (a scan): loaded as `load_org` would."""
+        return frozenset(self._whole)
+
+    def _fetch(self, sobject: str, field: str = "Id", values: Sequence[str] | None = None) -> list[dict]:
+        """The records of `sobject` whose `field` is one of `values` (all: None), typed, one dict per Id."""
+        part = OrgSnapshot.from_rows([(sobject, _rows(self._conn, sobject, values, versions=True, field=field))])
+        known = self._by_id.setdefault(sobject, {})
+        self._versions.setdefault(sobject, {}).update(part._versions.get(sobject, {}))
+        return [known.setdefault(record["Id"], record) for record in part.records(sobject)]
+
+    def prefetch(self, sobject: str, ids: Iterable[str | None]) -> None:
+        """Read the records of `ids` not read yet, in one query."""
+        if sobject in self._whole:
+            return
+        known, absent = self._by_id.setdefault(sobject, {}), self._absent.setdefault(sobject, set())
+        wanted = sorted({record_id for record_id in ids if record_id is not None} - known.keys() - absent)
+        if wanted:
+            self._fetch(sobject, "Id", wanted)
+            absent.update(record_id for record_id in wanted if record_id not in known)
+
+    def prefetch_children(self, sobject: str, parent_field: str, parent_ids: Iterable[str | None]) -> None:
+        """Read the child lists of `parent_ids` not read yet, in one query."""
+        if sobject in self._whole:
+            return
+        listed = self._listed.setdefault((sobject, parent_field), {})
+        wanted = sorted({parent for parent in parent_ids if parent is not None} - listed.keys())
+        if not wanted:
+            return
+        for parent in wanted:
+            listed[parent] = []
+        for record in self._fetch(sobject, parent_field, wanted):
+            listed[record[parent_field]].append(record)
+
+    def get(self, sobject: str, record_id: str | None) -> dict | None:
+        if record_id is None:
+            return None
+        if sobject not in self._whole:
+            self.prefetch(sobject, [record_id])
+            return self._by_id[sobject].get(record_id)
+        return super().get(sobject, record_id)
+
+    def records(self, sobject: str) -> list[dict]:
+        if sobject not in self._whole:
+            self._records[sobject] = self._fetch(sobject)
+            self._whole.add(sobject)
+        return super().records(sobject)
+
+    def children(self, sobject: str, parent_field: str, parent_id: str) -> list[dict]:
+        if parent_id is None:
+            return []
+        if sobject in self._whole:
+            return super().children(sobject, parent_field, parent_id)
+        self.prefetch_children(sobject, parent_field, [parent_id])
+        return self._listed[(sobject, parent_field)][parent_id]
+
+
+def stripe_id_sharers(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str]) -> OrgSnapshot:
+    """The records of `sobjects` whose `Stripe_ID__c` another record of the same object not deleted holds too, in
+    the table's order: all that `core.rules.shared_record_violations` needs of the org (found in SQL, the rest
+    never loaded). Ids are unique in the warehouse (its primary key)."""
+    def shared(sobject: str) -> str:
+        return (
+            f'"Stripe_ID__c" IN (SELECT "Stripe_ID__c" FROM {table_name(sobject)} WHERE "Stripe_ID__c" <> \'\' '
+            'AND NOT coalesce("IsDeleted", false) GROUP BY "Stripe_ID__c" HAVING count(*) > 1)'
+        )
+
+    return OrgSnapshot.from_rows((sobject, _rows(conn, sobject, where=shared(sobject))) for sobject in sobjects)
 
 
 def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None) -> list[dict]:

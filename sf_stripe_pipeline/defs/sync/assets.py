@@ -39,6 +39,7 @@ from sf_stripe_pipeline.core import (
     build_contracts,
     build_plan,
     contracts_in_scope,
+    contracts_of,
     merge_desired,
     polled_contracts,
 )
@@ -50,6 +51,7 @@ from sf_stripe_pipeline.core.assessment_inputs import (
     validation_basis,
 )
 from sf_stripe_pipeline.core.limits import withhold_destructive
+from sf_stripe_pipeline.core.rules import STRIPE_ID_OBJECTS, shared_record_violations
 from sf_stripe_pipeline.core.schemas import SCHEMAS
 from sf_stripe_pipeline.core.unchanged import desired_digest, unchanged_objects
 from sf_stripe_pipeline.defs.config import sync_config
@@ -144,7 +146,23 @@ def _assess_changed(
         instance_url=instance_url,
         stored_schema_failures=org.stored_schema_failures(conn, list(SCHEMAS)),
         stored_inputs=stored,
+        shared_by_id=shared_record_violations(org.stripe_id_sharers(conn, STRIPE_ID_OBJECTS)),
     )
+
+
+def _scope_contracts(conn: DuckDBPyConnection, scope: SyncScope) -> tuple[OrgSnapshot, list[Contract]]:
+    """The org as the run reads it, and the contracts in `scope`. A manual sync names its orders: their contracts
+    are found from them and the org is read as their assessment asks (`WarehouseOrg`), so syncing one order costs
+    what that order reads, however large the org. A window is matched against every order: the org is loaded."""
+    if scope.order_ids is not None:
+        lazy = org.WarehouseOrg(conn)
+        return lazy, contracts_in_scope(contracts_of(lazy, scope.order_ids), lazy, order_ids=scope.order_ids)
+    org_snapshot = org.load_org(conn)
+    every_contract = build_contracts(org_snapshot)
+    contracts = contracts_in_scope(every_contract, org_snapshot, window=scope.window)
+    if sync_config().account_polling and scope.window is not None:
+        contracts += polled_contracts(every_contract, org_snapshot, scope.window, selected=contracts)
+    return org_snapshot, contracts
 
 
 def _digest_under(stripe: StripeResource) -> Callable[[DesiredObject], str]:
@@ -207,11 +225,7 @@ def _validate(
 ) -> tuple[int, int, int]:
     """Assess the contracts of `scope` whose inputs changed (all of them in a manual sync) and store the validation,
     made from `basis`. Returns (contracts in scope, assessed, unchanged)."""
-    org_snapshot = org.load_org(conn)
-    every_contract = build_contracts(org_snapshot)
-    contracts = contracts_in_scope(every_contract, org_snapshot, window=scope.window, order_ids=scope.order_ids)
-    if sync_config().account_polling and scope.window is not None:
-        contracts += polled_contracts(every_contract, org_snapshot, scope.window, selected=contracts)
+    org_snapshot, contracts = _scope_contracts(conn, scope)
     # A manual sync assesses its contracts afresh: it is how a user asks for a fresh comparison.
     stored = {} if is_manual(scope.label) else validation.stored_inputs(conn, [c.key for c in contracts])
     assessed = _assess_changed(conn, contracts, org_snapshot, instance_url, stored)
