@@ -59,6 +59,8 @@ class RunSummary:
     """Contracts validated and drafted in this run; the others in scope kept their last assessment (unchanged)."""
     validation_kept_whole: bool = False
     """The org, scope, config, day and code were those of the latest validation: it stood, the org unread."""
+    org_read: str = ""
+    """How validation read the extracted org: "whole", "on demand" (only what its contracts read) or "not read"."""
     rejected: list[tuple[str, list[str]]] = field(default_factory=list)
     """(contract key, its violation messages): contracts validation stopped."""
     rejected_contracts: int = 0
@@ -207,6 +209,7 @@ def summarise(instance: dg.DagsterInstance, run_id: str, job_name: str, scope: s
         summary.rejected_contracts = validated["failing_orders"].value
         summary.contracts_assessed = validated["contracts_assessed"].value
         summary.validation_kept_whole = bool(validated["validation_kept_whole"].value)
+        summary.org_read = str(validated["org_read"].value)
         reasons: dict[str, list[str]] = defaultdict(list)
         for row in table_rows(validated["rejections"]):
             reasons[row["contract"]].append(f"{row['rule']}: {row['message']}")

@@ -10,13 +10,15 @@ NULL and named in the record's `_unstorable_numbers` flag, which the pandera sch
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from sf_stripe_pipeline.core.coupons import SNAPSHOT
 from sf_stripe_pipeline.core.org import CHANGE_STAMPS, UNSTORABLE_NUMBERS, VERSION, OrgSnapshot
 from sf_stripe_pipeline.core.schemas import FAILURE_COLUMNS, records_frame, schema_digest, schema_failures
 from sf_stripe_pipeline.salesforce import catalogue
@@ -304,6 +306,29 @@ def stripe_id_sharers(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[str]) 
         )
 
     return OrgSnapshot.from_rows((sobject, _rows(conn, sobject, where=shared(sobject))) for sobject in sobjects)
+
+
+def orders_changed_in(conn: duckdb.DuckDBPyConnection, window: tuple[datetime, datetime]) -> list[str]:
+    """The Ids of the orders activated, or one of whose records changed, in [start, end): the order, its quote, its
+    lines and its coupon snapshots (`core.contracts.order_records`), found in SQL: what
+    `core.contracts.contracts_in_scope` selects a window's contracts by, so a narrow window (live sync) need not
+    load the org to find them. An Id with lines but no Order is among them when a line changed."""
+
+    def changed(alias: str, *stamps: str) -> str:
+        return " OR ".join(f'{alias}."{stamp}" >= $start AND {alias}."{stamp}" < $end' for stamp in stamps)
+
+    order, line, quote, snapshot = (table_name(sobject) for sobject in ("Order", "OrderItem", "SBQQ__Quote__c", SNAPSHOT))
+    query = f"""
+        SELECT o."Id" FROM {order} AS o WHERE {changed("o", "ActivatedDate", *CHANGE_STAMPS)}
+        UNION SELECT o."Id" FROM {order} AS o JOIN {quote} AS q ON q."Id" = o."SBQQ__Quote__c"
+            WHERE {changed("q", *CHANGE_STAMPS)}
+        UNION SELECT l."OrderId" FROM {line} AS l WHERE {changed("l", *CHANGE_STAMPS)}
+        UNION SELECT s."Order__c" FROM {snapshot} AS s WHERE {changed("s", *CHANGE_STAMPS)}
+        UNION SELECT l."OrderId" FROM {line} AS l JOIN {snapshot} AS s ON s."Order_Item__c" = l."Id"
+            WHERE {changed("s", *CHANGE_STAMPS)}
+    """
+    rows = conn.execute(query, {"start": window[0], "end": window[1]}).fetchall()
+    return sorted(order_id for (order_id,) in rows if order_id is not None)
 
 
 def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None) -> list[dict]:

@@ -9,6 +9,7 @@ import pytest
 
 from sf_stripe_pipeline.defs.config import sync_config
 from sf_stripe_pipeline.definitions import defs
+from sf_stripe_pipeline.defs.sync import assets as sync_assets
 from sf_stripe_pipeline.defs.sync.assets import APPLIED_SYNC, VALIDATED_CONTRACTS
 from sf_stripe_pipeline.runner import run_sync
 from sf_stripe_pipeline.sandbox.demo_org import DemoCase
@@ -62,7 +63,13 @@ def test_a_backfill_over_a_partition_range_syncs_exactly_the_contracts_activated
     assert len(instance.get_runs()) == 1, "a partition range is one run (single-run backfill policy)"
 
 
-def test_a_job_partition_syncs_the_contracts_activated_that_day(demo_org: SyncedOrg) -> None:
+@pytest.mark.parametrize(("on_demand_share", "org_read"), [(sync_assets.ON_DEMAND_SHARE, "whole"), (1.0, "on demand")])
+def test_a_job_partition_syncs_the_contracts_activated_that_day(
+    demo_org: SyncedOrg, monkeypatch: pytest.MonkeyPatch, on_demand_share: float, org_read: str
+) -> None:
+    """A day's contracts are found among the whole org loaded, or, when the day changed few of the org's orders (a
+    live sync between changes), from those orders with the org read on demand: the same contracts either way."""
+    monkeypatch.setattr(sync_assets, "ON_DEMAND_SHARE", on_demand_share)
     [order, *_] = demo_org.unamended_new_orders()
     day = _activated(order).date().isoformat()
     instance = dg.DagsterInstance.ephemeral()
@@ -74,6 +81,8 @@ def test_a_job_partition_syncs_the_contracts_activated_that_day(demo_org: Synced
     assert order["Id"] in _synced_order_ids(demo_org) <= same_day
     [record] = instance.fetch_materializations(APPLIED_SYNC, limit=1).records
     assert record.asset_materialization.metadata["scope"].value == day
+    [validated] = instance.fetch_materializations(VALIDATED_CONTRACTS, limit=1).records
+    assert validated.asset_materialization.metadata["org_read"].value == org_read
 
 
 def test_the_manual_job_requires_order_ids_and_refuses_unknown_ones(demo_org: SyncedOrg) -> None:
@@ -101,6 +110,7 @@ def test_a_manual_sync_of_one_order_works_while_live_sync_is_off(demo_org: Synce
     assert summary.success, summary.failure
     assert summary.job_name == "manual_sync_job"
     assert summary.contracts_synced == 1
+    assert summary.org_read == "on demand", "its contract's records, not the whole org"
     assert _synced_order_ids(demo_org) == {order["Id"]}
     assert demo_org.stripe_id("Order", order["Id"]).startswith("sub_sched_")
     others = [other for other in demo_org.org["Order"] if other["Id"] != order["Id"]]

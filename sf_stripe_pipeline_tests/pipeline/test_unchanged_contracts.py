@@ -176,6 +176,7 @@ def test_only_contracts_whose_salesforce_records_changed_are_assessed_again(demo
     # extracted and validated again by that sync: the second finds the org as the first left it.
     assert _contracts_with_coupon_snapshots_made_by_the_sync(demo_org)
     assert second.contracts_assessed == 0 and second.validation_kept_whole
+    assert (first.org_read, second.org_read) == ("whole", "not read")
     quiet = run_sync()
     kept = _validation_rows()
     assert quiet.success and quiet.contracts_assessed == 0 and quiet.validation_kept_whole and len(kept) > 20

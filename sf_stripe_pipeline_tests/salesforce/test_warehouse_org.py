@@ -6,13 +6,13 @@ assessed again alike. The demo org goes through the real simple-salesforce clien
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
 
 from sf_stripe_pipeline.clock import NOW_ENV_VAR
-from sf_stripe_pipeline.core import SCHEMAS, build_contracts, contracts_of
+from sf_stripe_pipeline.core import SCHEMAS, build_contracts, contracts_in_scope, contracts_of
 from sf_stripe_pipeline.core.assessment_inputs import assess_changed_in_batches
 from sf_stripe_pipeline.core.config import parse_config
 from sf_stripe_pipeline.core.rules import STRIPE_ID_OBJECTS, shared_record_violations
@@ -122,3 +122,38 @@ def test_shared_stripe_ids_are_found_without_loading_the_org(extracted) -> None:
     assert found == shared_record_violations(org_tables.load_org(conn))
     assert {rule.rule for violations in found.values() for rule in violations} == {"stripe_id_unique"}
     assert set(found) == {first, second}
+
+
+def _windows(conn) -> list[tuple[datetime, datetime]]:
+    """Some of the days an order was activated or a record of one changed, weeks from them, and the whole span."""
+    stamps = sorted(
+        stamp
+        for (stamp,) in conn.execute(
+            'SELECT "ActivatedDate" FROM salesforce."Order" UNION SELECT "SystemModstamp" FROM salesforce."OrderItem" '
+            'UNION SELECT "LastModifiedDate" FROM salesforce."SBQQ__Quote__c" '
+            'UNION SELECT "SystemModstamp" FROM salesforce."Order_Stripe_Coupon__c"'
+        ).fetchall()
+        if stamp is not None
+    )
+    days = sorted({datetime(stamp.year, stamp.month, stamp.day, tzinfo=UTC) for stamp in stamps})
+    return [
+        *((day, day + timedelta(days=1)) for day in days[::3]),
+        *((day, day + timedelta(days=7)) for day in days[1::9]),
+        (days[0], days[-1] + timedelta(days=1)),
+    ]
+
+
+def test_a_windows_changed_orders_select_the_contracts_the_loaded_org_selects(extracted) -> None:
+    conn, _ = extracted
+    loaded = org_tables.load_org(conn)
+    every = build_contracts(loaded)
+    windows = _windows(conn)
+    selections = []
+    for window in windows:
+        on_demand = org_tables.WarehouseOrg(conn)
+        changed = org_tables.orders_changed_in(conn, window)
+        selected = contracts_in_scope(contracts_of(on_demand, changed), on_demand, window=window)
+        assert selected == contracts_in_scope(every, loaded, window=window), window
+        assert on_demand.objects_loaded_whole == frozenset()
+        selections.append(len(selected))
+    assert len(windows) > 10 and sum(1 for count in selections if count) > 10 and max(selections) == len(every)

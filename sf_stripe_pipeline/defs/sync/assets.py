@@ -22,6 +22,7 @@ A dry run materializes everything up to `sync_plan` and stops there.
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -150,13 +151,28 @@ def _assess_changed(
     )
 
 
+ORG_WHOLE, ORG_ON_DEMAND, ORG_NOT_READ = "whole", "on demand", "not read"
+"""How a validation read the extracted org (`org_read` metadata)."""
+ON_DEMAND_SHARE = 1 / 200
+"""A window whose changed orders are at most this share of the org's is assessed reading the org on demand: a
+contract's records cost a few dozen queries, about what loading 200 orders' records whole costs."""
+
+
 def _scope_contracts(conn: DuckDBPyConnection, scope: SyncScope) -> tuple[OrgSnapshot, list[Contract]]:
-    """The org as the run reads it, and the contracts in `scope`. A manual sync names its orders: their contracts
-    are found from them and the org is read as their assessment asks (`WarehouseOrg`), so syncing one order costs
-    what that order reads, however large the org. A window is matched against every order: the org is loaded."""
-    if scope.order_ids is not None:
-        lazy = org.WarehouseOrg(conn)
-        return lazy, contracts_in_scope(contracts_of(lazy, scope.order_ids), lazy, order_ids=scope.order_ids)
+    """The org as the run reads it, and the contracts in `scope`. A manual sync names its orders, and a narrow
+    window's changed orders are found in SQL (a live sync between changes): their contracts are found from them and
+    the org is read as their assessment asks (`WarehouseOrg`), so syncing one order costs what that order reads,
+    however large the org. A wide window (a backfill, a first sync) loads the org."""
+    chosen = scope.order_ids
+    if chosen is None and scope.window is not None and not sync_config().account_polling:
+        changed = org.orders_changed_in(conn, scope.window)
+        chosen = changed if len(changed) <= ON_DEMAND_SHARE * org.record_count(conn, "Order") else None
+    if chosen is not None:
+        on_demand = org.WarehouseOrg(conn)
+        contracts = contracts_in_scope(
+            contracts_of(on_demand, chosen), on_demand, window=scope.window, order_ids=scope.order_ids
+        )
+        return on_demand, contracts
     org_snapshot = org.load_org(conn)
     every_contract = build_contracts(org_snapshot)
     contracts = contracts_in_scope(every_contract, org_snapshot, window=scope.window)
@@ -202,9 +218,9 @@ def _settle_write_backs(
     desired.release(conn)  # the run's desired objects are merged again below; the org is loaded meanwhile
     instance_url = f"https://{sf_client.sf_instance}"
     scope = window_scope_of(scope_label)
-    _, assessed, _ = _validate(conn, scope, _validation_basis(conn, scope, instance_url), run_id, instance_url)
+    validated = _validate(conn, scope, _validation_basis(conn, scope, instance_url), run_id, instance_url)
     _merge_desired(conn, run_id)  # as the next run would merge them, so it keeps the table
-    return assessed
+    return validated.assessed
 
 
 def _validation_basis(conn: DuckDBPyConnection, scope: SyncScope, instance_url: str) -> str | None:
@@ -220,11 +236,19 @@ def _validation_basis(conn: DuckDBPyConnection, scope: SyncScope, instance_url: 
     )
 
 
+class _Validated(NamedTuple):
+    in_scope: int
+    assessed: int
+    unchanged: int
+    org_read: str
+    """How the org was read: "whole" (loaded), "on demand" (`WarehouseOrg`: the records the contracts read)."""
+
+
 def _validate(
     conn: DuckDBPyConnection, scope: SyncScope, basis: str | None, run_id: str, instance_url: str
-) -> tuple[int, int, int]:
+) -> _Validated:
     """Assess the contracts of `scope` whose inputs changed (all of them in a manual sync) and store the validation,
-    made from `basis`. Returns (contracts in scope, assessed, unchanged)."""
+    made from `basis`."""
     org_snapshot, contracts = _scope_contracts(conn, scope)
     # A manual sync assesses its contracts afresh: it is how a user asks for a fresh comparison.
     stored = {} if is_manual(scope.label) else validation.stored_inputs(conn, [c.key for c in contracts])
@@ -232,7 +256,8 @@ def _validate(
     assessed_count = validation.write(
         conn, run_id=run_id, partition=scope.label, contracts=contracts, batches=assessed.batches, basis=basis
     )
-    return len(contracts), assessed_count, len(assessed.unchanged)
+    org_read = ORG_ON_DEMAND if isinstance(org_snapshot, org.WarehouseOrg) else ORG_WHOLE
+    return _Validated(len(contracts), assessed_count, len(assessed.unchanged), org_read)
 
 
 @dg.asset(key=VALIDATED_CONTRACTS, deps=list(EXTRACT_KEYS.values()), kinds={"duckdb"}, **SYNC_ASSET)
@@ -253,9 +278,9 @@ def validated_contracts(
         kept = validation.holds_basis(conn, basis) if basis is not None else None
         if kept is not None:
             validation.keep(conn, context.run.run_id)
-            in_scope, assessed_count, unchanged_count = kept, 0, kept
+            validated = _Validated(kept, 0, kept, ORG_NOT_READ)
         else:
-            in_scope, assessed_count, unchanged_count = _validate(conn, scope, basis, context.run.run_id, instance_url)
+            validated = _validate(conn, scope, basis, context.run.run_id, instance_url)
         failing = validation.verdicts(conn, failing_only=True)
         by_status = Counter(validation.status_counts(conn))
         table = table_metadata(conn, validation.VIEW)
@@ -264,10 +289,11 @@ def validated_contracts(
     return dg.MaterializeResult(
         metadata={
             SCOPE_METADATA: scope.label,
-            "contracts_in_scope": in_scope,
-            "contracts_assessed": assessed_count,
-            "contracts_unchanged": unchanged_count,
+            "contracts_in_scope": validated.in_scope,
+            "contracts_assessed": validated.assessed,
+            "contracts_unchanged": validated.unchanged,
             "validation_kept_whole": kept is not None,
+            "org_read": validated.org_read,
             "valid_contracts": by_status[validation.VALID],
             "partly_synced_contracts": by_status[validation.PARTIAL],
             "quarantined_contracts": by_status[validation.QUARANTINED],
