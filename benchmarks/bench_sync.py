@@ -8,11 +8,14 @@ Each repeat runs in a fresh `$SF_STRIPE_HOME`, in a child process (so peak RSS i
 3. a second `sync` right after (must write nothing; the first sync's write-backs changed every order, so every
    contract is assessed again);
 4. a third, "quiet" `sync`: nothing changed since the second, so no contract is assessed or read again.
-`--one-order`: two activated orders are set back to Draft before the first sync (the config's filter leaves them
-out); after the quiet re-sync one is activated again and synced with `sync --order <id>`, then the other is
-activated and picked up by a plain `sync` (a new order in a synced org). They are new-business orders (no amendment,
-no amended contract) whose account and price book entries other orders share, so their customer, products and
-prices exist.
+`--one-order`: three activated orders are set back to Draft before the first sync (the config's filter leaves them
+out); after the quiet re-sync one is activated again and synced with `sync --order <id>`, then the second is
+activated and picked up by a plain `sync` (a new order in a synced org, every day from the start date in scope),
+then the third is activated the next day and picked up by that day's live-sync run (`sync --from <that day>`,
+today's partition, as `live_sync_schedule` runs it; the sandboxes' and the sync's clock are pinned one day on,
+`SF_STRIPE_SANDBOX_NOW`, since the bench builds its org and syncs it on one day). They are new-business orders (no
+amendment, no amended contract) whose account and price book entries other orders share, so their customer,
+products and prices exist.
 `--dry-run`: only steps 1 and `sync --dry-run` (extract, validate, desired, actual, plan; nothing written).
 Figures come from the sandboxes' request logs and the child's peak RSS. Medians over repeats are printed and
 written to benchmarks/results/sync.json (sync-one-order.json, sync-dry-run.json).
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +40,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 CHILD = r"""
 import json, resource, sys, time
+from datetime import date
 from sf_stripe_pipeline import home
 from sf_stripe_pipeline.runner import run_sync
 from sf_stripe_pipeline.sandbox.salesforce import SalesforceSandbox
@@ -45,7 +50,10 @@ sf = SalesforceSandbox(home.salesforce_sandbox_dir())
 st = StripeSandbox(home.stripe_sandbox_dir())
 sf_before, st_before = len(sf.request_log()), len(st.request_log())
 started = time.perf_counter()
-summary = run_sync(**json.loads(sys.argv[1]))
+args = json.loads(sys.argv[1])
+if "from_date" in args:
+    args["from_date"] = date.fromisoformat(args["from_date"])
+summary = run_sync(**args)
 elapsed = time.perf_counter() - started
 sf_log, st_log = sf.request_log()[sf_before:], st.request_log()[st_before:]
 print(json.dumps({
@@ -59,6 +67,8 @@ print(json.dumps({
     "stripe_calls": len(st_log),
     "stripe_writes": sum(1 for e in st_log if e.is_write),
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "contracts_assessed": summary.contracts_assessed,
+    "org_read": summary.org_read,
 }))
 """
 
@@ -94,7 +104,7 @@ per_account = Counter(orders.values())
 per_entry = Counter(entry for order in orders for entry in entries.get(order, ()))
 shared = [order for order, account in sorted(orders.items())
           if per_account[account] > 2 and entries.get(order) and all(per_entry[e] > 2 for e in entries[order])]
-held = shared[:2]
+held = shared[:3]
 for order in held:
     sf.Order.update(order, {"Status": "Draft"})
 print(json.dumps(held))
@@ -117,23 +127,32 @@ def _sync(env: dict[str, str], **run_sync_args: object) -> dict:
 
 
 def _one_new_order(env: dict[str, str], held_back: list[str]) -> dict:
-    """Activate the held-back orders again: the first synced by `sync --order`, the second by a plain `sync`."""
+    """Activate the held-back orders again: the first synced by `sync --order`, the second by a plain `sync`, the
+    third the next day by that day's live-sync run."""
     _run([sys.executable, "-c", ACTIVATE, held_back[0]], env)
     manual = _sync(env, order_ids=[held_back[0]])
     _run([sys.executable, "-c", ACTIVATE, held_back[1]], env)
-    live = _sync(env)
-    if not (manual["success"] and live["success"]):
-        raise SystemExit(f"one-order sync failed: {manual.get('failure') or live.get('failure')}")
+    plain = _sync(env)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    next_day = {**env, "SF_STRIPE_SANDBOX_NOW": tomorrow.isoformat(timespec="seconds")}
+    _run([sys.executable, "-c", ACTIVATE, held_back[2]], next_day)
+    tick = _sync(next_day, from_date=tomorrow.date().isoformat())
+    if not (manual["success"] and plain["success"] and tick["success"]):
+        raise SystemExit(f"one-order sync failed: {manual.get('failure') or plain.get('failure') or tick.get('failure')}")
     return {
         "one_order_manual_sync_seconds": manual["seconds"],
         "one_order_manual_sync_stripe_writes": manual["stripe_writes"],
         "one_order_manual_sync_stripe_reads": manual["stripe_calls"] - manual["stripe_writes"],
         "one_order_manual_sync_salesforce_calls": manual["salesforce_calls"],
         "one_order_manual_sync_peak_rss_mib": manual["peak_rss_mib"],
-        "one_order_live_sync_seconds": live["seconds"],
-        "one_order_live_sync_stripe_writes": live["stripe_writes"],
-        "one_order_live_sync_stripe_reads": live["stripe_calls"] - live["stripe_writes"],
-        "one_order_live_sync_salesforce_calls": live["salesforce_calls"],
+        "one_order_plain_sync_seconds": plain["seconds"],
+        "one_order_plain_sync_stripe_writes": plain["stripe_writes"],
+        "one_order_plain_sync_stripe_reads": plain["stripe_calls"] - plain["stripe_writes"],
+        "one_order_plain_sync_salesforce_calls": plain["salesforce_calls"],
+        "one_order_live_sync_tick_seconds": tick["seconds"],
+        "one_order_live_sync_tick_stripe_writes": tick["stripe_writes"],
+        "one_order_live_sync_tick_stripe_reads": tick["stripe_calls"] - tick["stripe_writes"],
+        "one_order_live_sync_tick_peak_rss_mib": tick["peak_rss_mib"],
     }
 
 

@@ -270,7 +270,7 @@ def apply_plan(
     records, amendment_write_backs = sync_records_for(verdicts, outcomes, notes, desired_by_ref, ids, amendments)
     written = write_back(sf_client, desired_by_ref, ids, amendment_write_backs, coupon_links, created_snapshots, outcomes)
     audit_rows += _append_audit(conn, audit.write_back_rows(run_id, partition, datetime.now(UTC), written))
-    existing = org.sync_record_rows(conn)
+    existing = org.sync_record_rows(conn, sorted({record.primary_id for record in records}))
     records += sync_records.resolved_records(records, existing)
     to_write = sync_records.changed_records(records, existing)
     record_results = salesforce_writes.upsert_sync_records(sf_client, [r.salesforce_fields(run_id) for r in to_write])

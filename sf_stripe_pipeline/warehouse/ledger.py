@@ -27,9 +27,12 @@ def ids(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {address: entry.stripe_id for address, entry in entries(conn).items()}
 
 
-def entries(conn: duckdb.DuckDBPyConnection) -> dict[str, LedgerEntry]:
-    """`stripe_object:key` -> its Stripe id and synced digest."""
-    rows = conn.execute(f"SELECT stripe_object, key, stripe_id, synced_digest FROM {TABLE.qualified}").fetchall()
+def entries(conn: duckdb.DuckDBPyConnection, addresses: Sequence[str] | None = None) -> dict[str, LedgerEntry]:
+    """`stripe_object:key` -> its Stripe id and synced digest (of those `addresses`, or all)."""
+    query = f"SELECT stripe_object, key, stripe_id, synced_digest FROM {TABLE.qualified}"
+    if addresses is not None:
+        query += " WHERE stripe_object || ':' || key IN ?"
+    rows = conn.execute(query, [list(addresses)] if addresses is not None else []).fetchall()
     return {f"{stripe_object}:{key}": LedgerEntry(stripe_id, digest) for stripe_object, key, stripe_id, digest in rows}
 
 

@@ -47,8 +47,9 @@ SCHEMA_FAILURES = f"{SALESFORCE_SCHEMA}._schema_failures"
 """Every value of the extracted records that fails its object's pandera schema (core/schemas.py), kept up to date
 by extraction for the records it upserts: the records are validated once, not again by every run."""
 VALIDATED_VERSIONS = f"{SALESFORCE_SCHEMA}._validated_versions"
-"""Per record, the version (core.org.VERSION) its stored failures were found at: a record at another version is
-validated again, whichever extraction upserted it (one that stopped before validating too)."""
+"""Per record, the version (core.org.VERSION) its stored failures were found at, and the upsert (`_extracted_at`)
+it was compared at: a record upserted since (by the latest extraction, or by one that stopped before validating)
+has its version compared again, and is validated again at another version."""
 VALIDATED_SCHEMAS = f"{SALESFORCE_SCHEMA}._validated_schemas"
 """Per object, the schema digest its stored failures were found with (another digest: validate the table again)."""
 ORG_OBJECTS = [sobject for sobject in catalogue.SOBJECTS if sobject != "Sync_Record__c"]
@@ -83,7 +84,12 @@ def create_tables(
         '"check" VARCHAR, failure_case VARCHAR)'
     )
     conn.execute(f"CREATE TABLE IF NOT EXISTS {VALIDATED_SCHEMAS} (sobject VARCHAR PRIMARY KEY, schema_digest VARCHAR)")
-    conn.execute(f'CREATE TABLE IF NOT EXISTS {VALIDATED_VERSIONS} (sobject VARCHAR, "Id" VARCHAR, version VARCHAR)')
+    conn.execute(
+        f'CREATE TABLE IF NOT EXISTS {VALIDATED_VERSIONS} (sobject VARCHAR, "Id" VARCHAR, version VARCHAR, '
+        "extracted_at TIMESTAMPTZ)"
+    )
+    if "extracted_at" not in existing.get((SALESFORCE_SCHEMA, "_validated_versions"), {"extracted_at": ""}):
+        conn.execute(f"ALTER TABLE {VALIDATED_VERSIONS} ADD COLUMN IF NOT EXISTS extracted_at TIMESTAMPTZ")
 
 
 def _upgrade_columns(conn: duckdb.DuckDBPyConnection, sobject: str, current: Mapping[str, str]) -> None:
@@ -336,44 +342,72 @@ def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[s
     return OrgSnapshot.from_rows([(sobject, _rows(conn, sobject, ids))]).records(sobject)
 
 
-def _versions_to_validate(conn: duckdb.DuckDBPyConnection, sobject: str, everything: bool) -> dict[str, str]:
-    """Id -> version of the records of `sobject` whose stored failures were not found at their version (all when
-    `everything`)."""
-    versions = (
-        f"SELECT record.\"Id\", {_VERSION_OF_RECORD} AS version FROM (SELECT * EXCLUDE (_extracted_at, _run_id) "
-        f"FROM {table_name(sobject)}) AS record"
-    )
-    if everything:
-        return dict(conn.execute(versions).fetchall())
+def _upserted_since_compared(conn: duckdb.DuckDBPyConnection, sobject: str) -> dict[str, Any]:
+    """Id -> `_extracted_at` of the records of `sobject` upserted since their version was last compared with the
+    one their stored failures were found at (or never compared): only these can be at another version."""
     query = (
-        f'SELECT current."Id", current.version FROM ({versions}) AS current LEFT JOIN {VALIDATED_VERSIONS} AS done '
-        'ON done.sobject = ? AND done."Id" = current."Id" WHERE done.version IS DISTINCT FROM current.version'
+        f'SELECT record."Id", record._extracted_at FROM {table_name(sobject)} AS record LEFT JOIN {VALIDATED_VERSIONS} '
+        'AS done ON done.sobject = ? AND done."Id" = record."Id" '
+        'WHERE done."Id" IS NULL OR done.extracted_at IS DISTINCT FROM record._extracted_at'
     )
     return dict(conn.execute(query, [sobject]).fetchall())
 
 
+def _versions(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None) -> dict[str, str]:
+    """Id -> version (as `VALIDATED_VERSIONS` holds them) of the records of `ids`, or all."""
+    where = ' WHERE "Id" IN ?' if ids is not None else ""
+    query = (
+        f"SELECT record.\"Id\", {_VERSION_OF_RECORD} AS version FROM (SELECT * EXCLUDE (_extracted_at, _run_id) "
+        f"FROM {table_name(sobject)}{where}) AS record"
+    )
+    return dict(conn.execute(query, [list(ids)] if ids is not None else []).fetchall())
+
+
 def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everything: bool = False) -> int:
     """Validate against the object's schema every record whose stored failures were not found at its version
-    (upserted since: by this extraction, or by one that stopped before validating), or the whole table
-    (`everything`, or when the stored failures were found with another schema, or none), and store what fails in
-    place of what they failed before. Returns how many records were validated."""
+    (upserted since with other values: by this extraction, or by one that stopped before validating), or the whole
+    table (`everything`, or when the stored failures were found with another schema, or none), and store what
+    fails in place of what they failed before. Returns how many records were validated."""
     digest = schema_digest(sobject)
     stored = conn.execute(f"SELECT schema_digest FROM {VALIDATED_SCHEMAS} WHERE sobject = ?", [sobject]).fetchone()
     everything = everything or stored is None or stored[0] != digest
-    versions = _versions_to_validate(conn, sobject, everything)
-    if not versions and not everything:
-        return 0
-    ids = list(versions)
-    records = typed_records(conn, sobject, None if everything else ids)
-    failures = schema_failures(sobject, records_frame(sobject, records))
-    validated = pd.DataFrame({"sobject": sobject, "Id": ids, "version": list(versions.values())}, dtype=object)
+    if everything:
+        upserted = dict(conn.execute(f'SELECT "Id", _extracted_at FROM {table_name(sobject)}').fetchall())
+        versions = _versions(conn, sobject, None)
+        changed = list(versions)
+    else:
+        upserted = _upserted_since_compared(conn, sobject)
+        if not upserted:
+            return 0
+        versions = _versions(conn, sobject, list(upserted))
+        found_at = dict(
+            conn.execute(
+                f'SELECT "Id", version FROM {VALIDATED_VERSIONS} WHERE sobject = ? AND list_contains(?, "Id")',
+                [sobject, list(upserted)],
+            ).fetchall()
+        )
+        # Read again unchanged (the watermark's second): compared now, not validated again.
+        changed = [record_id for record_id, version in versions.items() if found_at.get(record_id) != version]
+    records = typed_records(conn, sobject, None if everything else changed) if everything or changed else []
+    failures = schema_failures(sobject, records_frame(sobject, records)) if records else None
+    compared = pd.DataFrame(
+        {
+            "sobject": sobject,
+            "Id": list(upserted),
+            "version": [versions.get(record_id) for record_id in upserted],
+            "extracted_at": list(upserted.values()),
+        },
+        dtype=object,
+    )
     with transaction(conn):
-        for table in (SCHEMA_FAILURES, VALIDATED_VERSIONS):
-            if everything:
+        if everything:
+            for table in (SCHEMA_FAILURES, VALIDATED_VERSIONS):
                 conn.execute(f"DELETE FROM {table} WHERE sobject = ?", [sobject])
-            else:
-                conn.execute(f'DELETE FROM {table} WHERE sobject = ? AND list_contains(?, "Id")', [sobject, ids])
-        if not failures.empty:
+        else:
+            forget = 'DELETE FROM {} WHERE sobject = ? AND list_contains(?, "Id")'
+            conn.execute(forget.format(SCHEMA_FAILURES), [sobject, changed])
+            conn.execute(forget.format(VALIDATED_VERSIONS), [sobject, list(upserted)])
+        if failures is not None and not failures.empty:
             conn.register("failures", failures.assign(sobject=sobject))
             try:
                 conn.execute(
@@ -382,11 +416,14 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everyth
                 )
             finally:
                 conn.unregister("failures")
-        conn.register("validated", validated)
+        conn.register("compared", compared)
         try:
-            conn.execute(f'INSERT INTO {VALIDATED_VERSIONS} SELECT sobject, "Id", version FROM validated')
+            conn.execute(
+                f'INSERT INTO {VALIDATED_VERSIONS} SELECT sobject, "Id", version, CAST(extracted_at AS TIMESTAMPTZ) '
+                "FROM compared"
+            )
         finally:
-            conn.unregister("validated")
+            conn.unregister("compared")
         conn.execute(f"INSERT OR REPLACE INTO {VALIDATED_SCHEMAS} VALUES (?, ?)", [sobject, digest])
     return len(records)
 
@@ -431,6 +468,8 @@ def stored_schema_failures(conn: duckdb.DuckDBPyConnection, sobjects: Sequence[s
     return {sobject: rows[FAILURE_COLUMNS].reset_index(drop=True) for sobject, rows in frame.groupby("sobject")}
 
 
-def sync_record_rows(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The Sync_Record__c rows Salesforce held at extraction (compared so a re-run writes only what changed)."""
-    return fetch_dicts(conn, f"SELECT * FROM {table_name('Sync_Record__c')}")
+def sync_record_rows(conn: duckdb.DuckDBPyConnection, primary_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The Sync_Record__c rows Salesforce held at extraction about the records of `primary_ids` (compared so a
+    re-run writes only what changed)."""
+    query = f'SELECT * FROM {table_name("Sync_Record__c")} WHERE "Primary_Record_ID__c" IN ?'
+    return fetch_dicts(conn, query, [list(primary_ids)])

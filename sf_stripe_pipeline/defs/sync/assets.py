@@ -361,7 +361,7 @@ def actual_stripe_state(
         wanted = desired.load(conn)
         digest = _digest_under(stripe)
         digests = {obj.address: digest(obj) for obj in wanted}
-        entries = ledger.entries(conn)
+        entries = ledger.entries(conn, list(digests))
         # A manual sync compares its contracts with Stripe whatever their last sync left: it is how a user asks.
         unchanged = {} if is_manual(_scope_label(context)) else unchanged_objects(wanted, digests, entries)
         to_read = [obj for obj in wanted if obj.address not in unchanged]

@@ -32,6 +32,7 @@ from typing import Any
 
 from sf_stripe_pipeline import clock
 from sf_stripe_pipeline.salesforce import catalogue as objects
+from sf_stripe_pipeline.sandbox import integrity
 from sf_stripe_pipeline.sandbox.salesforce.ids import is_valid_id, make_id, to_18
 from sf_stripe_pipeline.salesforce.catalogue import FieldSpec, SObjectSpec
 from sf_stripe_pipeline.sandbox.salesforce.soql import BoolOp, Comparison, Condition, FieldRef, Not, Query
@@ -765,9 +766,11 @@ def _open_database(path: Path) -> sqlite3.Connection:
         raise SandboxStateError(path, "is empty (0 bytes)")
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
     try:
-        _check_database(connection, path)
+        if not integrity.known_intact(path):
+            _check_database(connection, path)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
+        integrity.mark_intact(path)
     except sqlite3.DatabaseError as problem:
         connection.close()
         if not getattr(problem, "sqlite_errorname", "").startswith(_DAMAGE_ERRORS):

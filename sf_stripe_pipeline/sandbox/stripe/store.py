@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sf_stripe_pipeline.sandbox import integrity
+
 DATABASE_FILE = "stripe.sqlite3"
 APPLICATION_ID = 0x53465354  # "SFST": marks the SQLite file as a Stripe sandbox store
 
@@ -136,9 +138,10 @@ class StripeStore:
         tables = {name for (name,) in self._connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if application_id not in (0, APPLICATION_ID) or (tables and "objects" not in tables):
             raise SandboxStateError(database, "the SQLite file holds another application's data")
-        problems = [row[0] for row in self._connection.execute("PRAGMA quick_check(3)")]
-        if problems != ["ok"]:
-            raise SandboxStateError(database, "; ".join(problems))
+        if not integrity.known_intact(database):
+            problems = [row[0] for row in self._connection.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise SandboxStateError(database, "; ".join(problems))
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
         with self.transaction():
@@ -149,6 +152,7 @@ class StripeStore:
                 self._connection.execute("ALTER TABLE idempotency ADD COLUMN created INTEGER NOT NULL DEFAULT 0")
             if application_id != APPLICATION_ID:
                 self._connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        integrity.mark_intact(database)
 
     @staticmethod
     def discard(root: Path) -> None:
