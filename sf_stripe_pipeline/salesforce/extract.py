@@ -1,9 +1,11 @@
 """Incremental extraction of Salesforce objects into the DuckDB warehouse.
 
 Each object is pulled with `queryAll` (so deletions arrive as `IsDeleted = true`) from its `SystemModstamp`
-high-water mark, page by page as Salesforce batches them (up to 2,000 records a call), and upserted by Id. The mark
-uses `>=`: records stamped in the same second as the mark are read again, which is cheap and idempotent, while a
-strict `>` could miss a record written in that second after the previous extraction.
+high-water mark, page by page as Salesforce batches them (up to 2,000 records a call), and upserted by Id. SOQL's
+datetime literals are whole seconds, so the mark's second is read again (`>=`): a record stamped later in that
+second may have been written after the previous query. Once an extraction has queried `SETTLED` (a minute) after
+that second ended, nothing more can arrive in it, and the next reads from the second after (`read_from`): a bulk
+write of thousands of records in one second is not read again by every run.
 
 The user's SOQL filter for an object (spec F4) does not drop records from the warehouse: a second, Id-only query
 with the filter marks each record's `_passes_filter`. The sync then knows an order exists but was filtered out,
@@ -81,8 +83,10 @@ def extract_object(
 ) -> ExtractionResult:
     """Pull what changed in `sobject` since its watermark into `salesforce."<sobject>"`; advance the watermark."""
     fields = list(SOBJECTS[sobject].fields)
-    since = None if full_refresh else org_tables.watermark(conn, sobject)
+    mark, last_queried_at = (None, None) if full_refresh else org_tables.watermark(conn, sobject)
+    since = org_tables.read_from(mark, last_queried_at)
     soql = build_query(sobject, since)
+    queried_at = clock.now()  # by the clock Salesforce stamps with (the sandbox's may be pinned)
     passing_ids: set[str] | None = None
     if where:
         id_query = build_query(sobject, since, where, fields=["Id"])
@@ -90,7 +94,7 @@ def extract_object(
 
     extracted_at = datetime.now(UTC)
     total = deleted = filtered_out = 0
-    newest = since
+    newest = mark
     for chunk in _chunks(client.query_all_iter(soql, include_deleted=True), UPSERT_CHUNK):
         frame = pd.DataFrame.from_records(chunk, columns=fields)
         frame["_passes_filter"] = True if passing_ids is None else frame["Id"].isin(passing_ids)
@@ -109,5 +113,5 @@ def extract_object(
         # Never a mark ahead of the clock: a record stamped in the future (clock skew, a generated org) would hide
         # every change made before that instant from the next extraction; re-reading those records is harmless.
         newest = min(newest, clock.now())
-    org_tables.set_watermark(conn, sobject, newest, extracted_at)
-    return ExtractionResult(sobject, total, deleted, filtered_out, since, newest, soql, validated)
+    org_tables.set_watermark(conn, sobject, newest, extracted_at, queried_at)
+    return ExtractionResult(sobject, total, deleted, filtered_out, mark, newest, soql, validated)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -77,8 +77,10 @@ def create_tables(
         )
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {WATERMARKS} "
-        "(sobject VARCHAR PRIMARY KEY, system_modstamp TIMESTAMPTZ, extracted_at TIMESTAMPTZ)"
+        "(sobject VARCHAR PRIMARY KEY, system_modstamp TIMESTAMPTZ, extracted_at TIMESTAMPTZ, queried_at TIMESTAMPTZ)"
     )
+    if "queried_at" not in existing.get((SALESFORCE_SCHEMA, "_watermarks"), {"queried_at": ""}):
+        conn.execute(f"ALTER TABLE {WATERMARKS} ADD COLUMN IF NOT EXISTS queried_at TIMESTAMPTZ")
     conn.execute(
         f'CREATE TABLE IF NOT EXISTS {SCHEMA_FAILURES} (sobject VARCHAR, "Id" VARCHAR, "column" VARCHAR, '
         '"check" VARCHAR, failure_case VARCHAR)'
@@ -180,13 +182,35 @@ def forget_org(conn: duckdb.DuckDBPyConnection) -> bool:
     return bool(tables)
 
 
-def watermark(conn: duckdb.DuckDBPyConnection, sobject: str):
-    rows = conn.execute(f"SELECT system_modstamp FROM {WATERMARKS} WHERE sobject = ?", [sobject]).fetchall()
-    return rows[0][0] if rows else None
+SETTLED = timedelta(minutes=1)
+"""How long after a second ends its records are taken as all written (clock skew and commit lag), so that an
+extraction that queried this long after the mark's second need not be followed by one reading that second again."""
 
 
-def set_watermark(conn: duckdb.DuckDBPyConnection, sobject: str, system_modstamp, extracted_at) -> None:
-    conn.execute(f"INSERT OR REPLACE INTO {WATERMARKS} VALUES (?, ?, ?)", [sobject, system_modstamp, extracted_at])
+def watermark(conn: duckdb.DuckDBPyConnection, sobject: str) -> tuple[datetime | None, datetime | None]:
+    """(the newest SystemModstamp extracted, when the extraction that reached it queried, by the sync's clock)."""
+    rows = conn.execute(f"SELECT system_modstamp, queried_at FROM {WATERMARKS} WHERE sobject = ?", [sobject]).fetchall()
+    return rows[0] if rows else (None, None)
+
+
+def read_from(mark: datetime | None, queried_at: datetime | None) -> datetime | None:
+    """The first instant (a whole second: SOQL's literals are) the next extraction must read from: the mark's
+    second again, since a record stamped later in that second may have been written after the query; or, when that
+    query ran `SETTLED` after the second ended, the next second."""
+    if mark is None:
+        return None
+    second = mark.replace(microsecond=0)
+    after = second + timedelta(seconds=1)
+    return after if queried_at is not None and queried_at >= after + SETTLED else second
+
+
+def set_watermark(
+    conn: duckdb.DuckDBPyConnection, sobject: str, system_modstamp, extracted_at, queried_at: datetime
+) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO {WATERMARKS} (sobject, system_modstamp, extracted_at, queried_at) VALUES (?, ?, ?, ?)",
+        [sobject, system_modstamp, extracted_at, queried_at],
+    )
 
 
 def _rows(
