@@ -131,7 +131,7 @@ def contracts_of(org: OrgSnapshot, order_ids: Iterable[str]) -> list[Contract]:
     reading only the records that link those orders: the org's other orders are never listed. An Id with lines but
     no Order is a contract of its own, as there."""
     contracts = []
-    for key in sorted({_contract_key_of(org, order_id) for order_id in order_ids}):
+    for key in sorted({_contract_key_of(org, order_id) for order_id in order_ids if order_id}):
         initial = org.get("Order", key)
         if initial is None and not org.children("OrderItem", "OrderId", key):
             continue  # no such order, and no lines naming it
@@ -143,7 +143,8 @@ def contracts_of(org: OrgSnapshot, order_ids: Iterable[str]) -> list[Contract]:
 
 
 def order_records(org: OrgSnapshot, order_id: str) -> Iterator[dict]:
-    """The records one order of a contract is made of: the order, its lines, its quote, its coupon snapshots."""
+    """The records one order of a contract is made of: the order, its lines, its quote, its coupon snapshots. (A
+    narrow window finds the orders whose records changed in SQL: `warehouse.org.orders_changed_in` follows this.)"""
     order = org.get("Order", order_id)
     lines = org.children("OrderItem", "OrderId", order_id)
     if order is not None:

@@ -3,9 +3,9 @@
 Each object is pulled with `queryAll` (so deletions arrive as `IsDeleted = true`) from its `SystemModstamp`
 high-water mark, page by page as Salesforce batches them (up to 2,000 records a call), and upserted by Id. SOQL's
 datetime literals are whole seconds, so the mark's second is read again (`>=`): a record stamped later in that
-second may have been written after the previous query. Once an extraction has queried `SETTLED` (a minute) after
-that second ended, nothing more can arrive in it, and the next reads from the second after (`read_from`): a bulk
-write of thousands of records in one second is not read again by every run.
+second may have been written after the previous query. Once an extraction has queried `SETTLED` (10 minutes,
+Salesforce's longest transaction) after that second ended, nothing more can arrive in it, and the next reads from
+the second after (`read_from`): a bulk write of thousands of records in one second is not read again by every run.
 
 The user's SOQL filter for an object (spec F4) does not drop records from the warehouse: a second, Id-only query
 with the filter marks each record's `_passes_filter`. The sync then knows an order exists but was filtered out,

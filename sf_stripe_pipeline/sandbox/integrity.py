@@ -1,7 +1,8 @@
 """Each sandbox refuses a damaged state file when it opens it (SQLite's `quick_check`, about a second per GB of
 store). One run opens the same store several times in one process (the CLI counting its writes, then each
 resource): a file this process found intact, and that nothing has written since (the same file, size and
-modification time), is not checked again."""
+modification time), is not checked again. Commits in between land in the `-wal` file, whose frames SQLite checksums
+itself."""
 
 from __future__ import annotations
 

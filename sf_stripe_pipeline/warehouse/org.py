@@ -182,9 +182,11 @@ def forget_org(conn: duckdb.DuckDBPyConnection) -> bool:
     return bool(tables)
 
 
-SETTLED = timedelta(minutes=1)
-"""How long after a second ends its records are taken as all written (clock skew and commit lag), so that an
-extraction that queried this long after the mark's second need not be followed by one reading that second again."""
+SETTLED = timedelta(minutes=10)
+"""How long after a second ends its records are taken as all visible: a record is stamped when written but seen
+once its transaction commits, and no Salesforce transaction runs longer than 10 minutes; the margin also absorbs
+skew between this clock and Salesforce's. An extraction that queried this long after the mark's second need not be
+followed by one reading that second again."""
 
 
 def watermark(conn: duckdb.DuckDBPyConnection, sobject: str) -> tuple[datetime | None, datetime | None]:
@@ -342,7 +344,8 @@ def orders_changed_in(conn: duckdb.DuckDBPyConnection, window: tuple[datetime, d
     """The Ids of the orders activated, or one of whose records changed, in [start, end): the order, its quote, its
     lines and its coupon snapshots (`core.contracts.order_records`), found in SQL: what
     `core.contracts.contracts_in_scope` selects a window's contracts by, so a narrow window (live sync) need not
-    load the org to find them. An Id with lines but no Order is among them when a line changed."""
+    load the org to find them. An Id with lines but no Order is among them when a line changed. It must cover
+    every record `order_records` yields (test_warehouse_org compares the two over the demo org's windows)."""
 
     def changed(alias: str, *stamps: str) -> str:
         return " OR ".join(f'{alias}."{stamp}" >= $start AND {alias}."{stamp}" < $end' for stamp in stamps)
@@ -358,7 +361,7 @@ def orders_changed_in(conn: duckdb.DuckDBPyConnection, window: tuple[datetime, d
             WHERE {changed("s", *CHANGE_STAMPS)}
     """
     rows = conn.execute(query, {"start": window[0], "end": window[1]}).fetchall()
-    return sorted(order_id for (order_id,) in rows if order_id is not None)
+    return sorted(order_id for (order_id,) in rows if order_id)  # as build_contracts: a blank OrderId names none
 
 
 def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None = None) -> list[dict]:

@@ -38,23 +38,23 @@ def test_the_marks_second_is_read_again_while_it_may_still_be_written(org, monke
     again = extract_object(client, conn, "Order")  # still 12:00:00: another write could land in this second
     assert again.records == 3
 
-    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:00:30Z")
+    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:09:30Z")
     assert extract_object(client, conn, "Order").records == 3, "the last query ran in the second itself"
-    settled = extract_object(client, conn, "Order")  # the previous query ran 30 s after: within SETTLED
+    settled = extract_object(client, conn, "Order")  # the previous query ran 9.5 minutes after: within SETTLED
     assert settled.records == 3
 
 
 def test_a_settled_second_is_not_read_again_and_later_writes_are(org, monkeypatch) -> None:
     client, conn, orders = org
-    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:05:00Z")
+    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:15:00Z")
     assert extract_object(client, conn, "Order").records == 3, "the last query ran in the mark's second"
 
-    assert extract_object(client, conn, "Order").records == 0, "queried five minutes after: nothing more in it"
+    assert extract_object(client, conn, "Order").records == 0, "queried 15 minutes after: nothing more in it"
 
-    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:06:00Z")
+    monkeypatch.setenv(NOW_ENV_VAR, "2025-03-10T12:16:00Z")
     client.Order.update(orders[1], {"Status": "Draft"})
     changed = extract_object(client, conn, "Order")
     assert changed.records == 1
     (status,) = conn.execute('SELECT "Status" FROM salesforce."Order" WHERE "Id" = ?', [orders[1]]).fetchone()
     assert status == "Draft"
-    assert extract_object(client, conn, "Order").records == 1, "12:06:00 is the mark's second now, not settled"
+    assert extract_object(client, conn, "Order").records == 1, "12:16:00 is the mark's second now, not settled"

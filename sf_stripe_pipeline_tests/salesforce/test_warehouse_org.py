@@ -50,6 +50,11 @@ def extracted(tmp_path_factory):
             'INSERT INTO salesforce."OrderItem" SELECT * REPLACE (\'802MISSINGLINE0AAA\' AS "Id", '
             '\'801MISSINGORDER0AAA\' AS "OrderId") FROM salesforce."OrderItem" LIMIT 1'
         )
+        # A line with a blank OrderId names no order: no contract, either way.
+        conn.execute(
+            'INSERT INTO salesforce."OrderItem" SELECT * REPLACE (\'802BLANKORDER00AAA\' AS "Id", \'\' AS "OrderId") '
+            'FROM salesforce."OrderItem" LIMIT 1'
+        )
         yield conn, (first, second)
         conn.close()
         sandbox.close()
@@ -83,7 +88,8 @@ def test_the_contracts_of_chosen_orders_are_those_build_contracts_makes(extracte
     for order_id, contract in by_order.items():
         assert contracts_of(org_tables.WarehouseOrg(conn), [order_id]) == [contract], order_id
     assert contracts_of(org_tables.WarehouseOrg(conn), list(by_order)) == every
-    assert contracts_of(org_tables.WarehouseOrg(conn), ["801NOSUCHORDER00AAA"]) == []
+    assert contracts_of(org_tables.WarehouseOrg(conn), ["801NOSUCHORDER00AAA", ""]) == []
+    assert "" not in by_order
 
 
 def test_assessing_through_the_warehouse_org_gives_what_the_loaded_org_gives(extracted) -> None:
