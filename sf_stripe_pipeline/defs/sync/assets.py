@@ -22,8 +22,8 @@ A dry run materializes everything up to `sync_plan` and stops there.
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -242,7 +242,8 @@ class _Validated(NamedTuple):
     assessed: int
     unchanged: int
     org_read: str
-    """How the org was read: "whole" (loaded), "on demand" (`WarehouseOrg`: the records the contracts read)."""
+    """How the org was read: ORG_WHOLE (loaded), ORG_ON_DEMAND (`WarehouseOrg`: the records the contracts read) or
+    ORG_NOT_READ (the validation stood whole)."""
 
 
 def _validate(
