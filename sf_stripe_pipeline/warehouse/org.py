@@ -350,7 +350,8 @@ def orders_changed_in(conn: duckdb.DuckDBPyConnection, window: tuple[datetime, d
     def changed(alias: str, *stamps: str) -> str:
         return " OR ".join(f'{alias}."{stamp}" >= $start AND {alias}."{stamp}" < $end' for stamp in stamps)
 
-    order, line, quote, snapshot = (table_name(sobject) for sobject in ("Order", "OrderItem", "SBQQ__Quote__c", SNAPSHOT))
+    objects = ("Order", "OrderItem", "SBQQ__Quote__c", SNAPSHOT)
+    order, line, quote, snapshot = (table_name(sobject) for sobject in objects)
     query = f"""
         SELECT o."Id" FROM {order} AS o WHERE {changed("o", "ActivatedDate", *CHANGE_STAMPS)}
         UNION SELECT o."Id" FROM {order} AS o JOIN {quote} AS q ON q."Id" = o."SBQQ__Quote__c"
@@ -369,15 +370,16 @@ def typed_records(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[s
     return OrgSnapshot.from_rows([(sobject, _rows(conn, sobject, ids))]).records(sobject)
 
 
-def _upserted_since_compared(conn: duckdb.DuckDBPyConnection, sobject: str) -> dict[str, Any]:
-    """Id -> `_extracted_at` of the records of `sobject` upserted since their version was last compared with the
-    one their stored failures were found at (or never compared): only these can be at another version."""
+def _upserted_since_compared(conn: duckdb.DuckDBPyConnection, sobject: str) -> dict[str, tuple[Any, str | None]]:
+    """Id -> (`_extracted_at`, the version its stored failures were found at) of the records of `sobject` upserted
+    since their version was last compared with that one (or never compared): only these can be at another version."""
     query = (
-        f'SELECT record."Id", record._extracted_at FROM {table_name(sobject)} AS record LEFT JOIN {VALIDATED_VERSIONS} '
-        'AS done ON done.sobject = ? AND done."Id" = record."Id" '
+        f'SELECT record."Id", record._extracted_at, done.version FROM {table_name(sobject)} AS record '
+        f'LEFT JOIN {VALIDATED_VERSIONS} AS done ON done.sobject = ? AND done."Id" = record."Id" '
         'WHERE done."Id" IS NULL OR done.extracted_at IS DISTINCT FROM record._extracted_at'
     )
-    return dict(conn.execute(query, [sobject]).fetchall())
+    rows = conn.execute(query, [sobject]).fetchall()
+    return {record_id: (extracted_at, found_at) for record_id, extracted_at, found_at in rows}
 
 
 def _versions(conn: duckdb.DuckDBPyConnection, sobject: str, ids: Sequence[str] | None) -> dict[str, str]:
@@ -399,7 +401,8 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everyth
     stored = conn.execute(f"SELECT schema_digest FROM {VALIDATED_SCHEMAS} WHERE sobject = ?", [sobject]).fetchone()
     everything = everything or stored is None or stored[0] != digest
     if everything:
-        upserted = dict(conn.execute(f'SELECT "Id", _extracted_at FROM {table_name(sobject)}').fetchall())
+        every = conn.execute(f'SELECT "Id", _extracted_at FROM {table_name(sobject)}').fetchall()
+        upserted = {record_id: (extracted_at, None) for record_id, extracted_at in every}
         versions = _versions(conn, sobject, None)
         changed = list(versions)
     else:
@@ -407,14 +410,8 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everyth
         if not upserted:
             return 0
         versions = _versions(conn, sobject, list(upserted))
-        found_at = dict(
-            conn.execute(
-                f'SELECT "Id", version FROM {VALIDATED_VERSIONS} WHERE sobject = ? AND list_contains(?, "Id")',
-                [sobject, list(upserted)],
-            ).fetchall()
-        )
         # Read again unchanged (the watermark's second): compared now, not validated again.
-        changed = [record_id for record_id, version in versions.items() if found_at.get(record_id) != version]
+        changed = [record_id for record_id, version in versions.items() if upserted[record_id][1] != version]
     records = typed_records(conn, sobject, None if everything else changed) if everything or changed else []
     failures = schema_failures(sobject, records_frame(sobject, records)) if records else None
     compared = pd.DataFrame(
@@ -422,7 +419,7 @@ def validate_extracted(conn: duckdb.DuckDBPyConnection, sobject: str, *, everyth
             "sobject": sobject,
             "Id": list(upserted),
             "version": [versions.get(record_id) for record_id in upserted],
-            "extracted_at": list(upserted.values()),
+            "extracted_at": [extracted_at for extracted_at, _ in upserted.values()],
         },
         dtype=object,
     )
